@@ -1,0 +1,1 @@
+"""rnnkit benchmark suite: `python3 -m benchmarks.run` (see benchmarks/README.md)."""

@@ -1,0 +1,10 @@
+"""Keras-named layers."""
+
+from rnnkit.layers.bidirectional import Bidirectional
+from rnnkit.layers.input_layer import Input, InputLayer
+from rnnkit.layers.layer import Layer
+from rnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
+from rnnkit.layers.rnn import RNN
+from rnnkit.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
+from rnnkit.layers.serialization import register
+from rnnkit.layers.stacked import AbstractRNNCell, StackedRNNCells

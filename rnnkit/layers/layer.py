@@ -1,0 +1,523 @@
+"""`Layer`: the Keras-shaped object around rnnkit's pure functions.
+
+`__init__` stores configuration, `build(input_shape)` creates variables, `call` computes.
+Calling a layer on arrays runs `call` as ONE compiled computation (`jax.jit`), cached per
+input signature: the variables' values are passed in as arguments (see `variables.py`),
+so a user-written `call` that reads `self.kernel` is compiled too. Calling a layer on
+symbolic tensors (from `Input`) records a graph node instead. Inside another layer's
+compiled call, sub-layers run directly, with no nested compilation.
+"""
+
+from __future__ import annotations
+
+import collections
+import inspect
+import re
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rnnkit import symbolic
+from rnnkit.variables import StatelessScope, Variable, current_scope, unwrap
+
+_local = threading.local()
+_name_counts: collections.Counter = collections.Counter()
+
+_BATCH_SENTINEL = 89  # stands for an unknown batch size while shapes are inferred
+_DIM_SENTINEL = 83  # stands for any other unknown size
+
+
+def to_snake_case(name: str) -> str:
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(prefix: str) -> str:
+    n = _name_counts[prefix]
+    _name_counts[prefix] += 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def _ctx() -> threading.local:
+    if not hasattr(_local, "depth"):
+        _local.depth = 0
+        _local.training = None
+    return _local
+
+
+class _Tracing:
+    """Marks that layer code runs inside a compiled (or shape-inference) trace."""
+
+    def __init__(self, training=None):
+        self.training = training
+
+    def __enter__(self):
+        ctx = _ctx()
+        self._saved = ctx.training
+        ctx.depth += 1
+        if self.training is not None:
+            ctx.training = self.training
+        return self
+
+    def __exit__(self, *exc):
+        ctx = _ctx()
+        ctx.depth -= 1
+        ctx.training = self._saved
+        return False
+
+
+def in_trace() -> bool:
+    return _ctx().depth > 0
+
+
+def current_training():
+    return _ctx().training
+
+
+class _Static:
+    """The hashable (non-array) part of a call's arguments: a jit static argument."""
+
+    def __init__(self, treedef, leaves, is_array):
+        self.treedef, self.leaves, self.is_array = treedef, tuple(leaves), tuple(is_array)
+        self._hash = hash((treedef, self.leaves, self.is_array))
+
+    def __hash__(self):
+        return self._hash
+
+    def __eq__(self, other):
+        return (isinstance(other, _Static) and self.treedef == other.treedef
+                and self.leaves == other.leaves and self.is_array == other.is_array)
+
+    def rebuild(self, arrays):
+        it = iter(arrays)
+        leaves = [next(it) if a else s for s, a in zip(self.leaves, self.is_array)]
+        return jax.tree_util.tree_unflatten(self.treedef, leaves)
+
+
+def _is_array(x) -> bool:
+    return isinstance(x, (jax.Array, np.ndarray, np.generic))
+
+
+def _split_static(tree):
+    leaves, treedef = jax.tree_util.tree_flatten(tree, is_leaf=lambda x: x is None)
+    is_array = [_is_array(x) for x in leaves]
+    arrays = [jnp.asarray(x) for x, a in zip(leaves, is_array) if a]
+    static = [None if a else x for x, a in zip(leaves, is_array)]
+    return _Static(treedef, static, is_array), arrays
+
+
+def _to_arrays(tree):
+    """numpy arrays and Variables become jax arrays; Python scalars and None stay as they are."""
+
+    def conv(x):
+        if isinstance(x, Variable):
+            return x.value
+        if isinstance(x, np.ndarray) or isinstance(x, np.generic):
+            return jnp.asarray(x)
+        return x
+
+    return jax.tree_util.tree_map(conv, tree, is_leaf=lambda x: isinstance(x, Variable))
+
+
+def _shape_of(x):
+    if isinstance(x, (list, tuple)):
+        return [_shape_of(v) for v in x]
+    if hasattr(x, "shape"):
+        return tuple(x.shape)
+    return None
+
+
+class Layer:
+    """Base class of every rnnkit layer (Keras 3 `keras.layers.Layer`).
+
+    Subclasses override `build(input_shape)` to create weights with `add_weight`, and
+    `call(inputs, ...)` to compute outputs from arrays. `call` may take `training` and
+    `mask` keyword arguments; they are passed only if it does.
+    """
+
+    def __init__(self, *, name=None, trainable=True, dtype=None, activity_regularizer=None,
+                 input_shape=None, input_dim=None, batch_input_shape=None, batch_size=None,
+                 **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s): "
+                f"{', '.join(sorted(kwargs))}. Check the spelling against the Keras 3 "
+                f"signature of {type(self).__name__}."
+            )
+        from rnnkit import regularizers
+
+        d = self.__dict__
+        d.setdefault("_layers", [])
+        d.setdefault("_own_variables", [])
+        d.setdefault("_hidden_variables", [])
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.trainable = bool(trainable)
+        self.dtype = np.dtype(dtype or "float32").name
+        self.built = d.get("built", False)
+        self._losses = []
+        self._inbound_nodes = []
+        self._jitted = None
+        self._trace_count = 0
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        if "supports_masking" not in d:
+            self.supports_masking = False
+        if batch_input_shape is not None:
+            self._batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (batch_size, *tuple(input_shape))
+        elif input_dim is not None:
+            self._batch_input_shape = (batch_size, None, int(input_dim))
+        else:
+            self._batch_input_shape = None
+
+    # --- tracking -------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        if not name.startswith("__"):
+            layers = d.setdefault("_layers", [])
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                if isinstance(item, Layer) and item is not self and not any(
+                        item is x for x in layers):
+                    layers.append(item)
+        object.__setattr__(self, name, value)
+
+    def _flatten_layers(self, include_self=True):
+        seen, out = set(), []
+
+        def visit(layer):
+            if id(layer) in seen:
+                return
+            seen.add(id(layer))
+            out.append(layer)
+            for sub in layer.__dict__.get("_layers", []):
+                visit(sub)
+
+        visit(self)
+        return out if include_self else out[1:]
+
+    # --- weights --------------------------------------------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True,
+                   autocast=True, regularizer=None, constraint=None, aggregation="none",
+                   name=None):
+        """Creates a `Variable` owned by this layer and returns it."""
+        from rnnkit import constraints, initializers, regularizers
+
+        shape = () if shape is None else tuple(int(s) for s in shape)
+        dtype = np.dtype(dtype or self.dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if np.issubdtype(dtype, np.floating) else "zeros"
+        init = initializers.get(initializer)
+        value = init(shape, dtype=dtype.name)
+        var = Variable(value, name=name or f"variable_{len(self._own_variables)}",
+                       trainable=trainable, dtype=dtype,
+                       regularizer=regularizers.get(regularizer),
+                       constraint=constraints.get(constraint),
+                       path=f"{self.name}/{name}")
+        self.__dict__.setdefault("_own_variables", []).append(var)
+        return var
+
+    def add_hidden_variable(self, value, name):
+        """A non-weight variable (RNN states, random-seed state): excluded from `weights`."""
+        var = Variable(value, name=name, trainable=False, path=f"{self.name}/{name}")
+        self.__dict__.setdefault("_hidden_variables", []).append(var)
+        return var
+
+    @property
+    def weights(self):
+        out, seen = [], set()
+        own = self.__dict__.get("_own_variables", [])
+        for var in [v for v in own if v.trainable] + [v for v in own if not v.trainable]:
+            if id(var) not in seen:
+                seen.add(id(var))
+                out.append(var)
+        for layer in self.__dict__.get("_layers", []):
+            for var in layer.weights:
+                if id(var) not in seen:
+                    seen.add(id(var))
+                    out.append(var)
+        return out
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        own = [v for v in self.__dict__.get("_own_variables", []) if v.trainable]
+        out = list(own)
+        for layer in self.__dict__.get("_layers", []):
+            out.extend(v for v in layer.trainable_weights if all(v is not o for o in out))
+        return out
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.weights if id(v) not in trainable]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    @property
+    def variables(self):
+        """Every variable the layer's computation reads: weights, then hidden state."""
+        out = list(self.weights)
+        seen = {id(v) for v in out}
+        for layer in self._flatten_layers():
+            for var in layer.__dict__.get("_hidden_variables", []):
+                if id(var) not in seen:
+                    seen.add(id(var))
+                    out.append(var)
+        return out
+
+    def get_weights(self):
+        return [np.array(v.numpy()) for v in self.weights]
+
+    def set_weights(self, weights):
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(params)} weight arrays "
+                f"(shapes {[p.shape for p in params]}), but set_weights received "
+                f"{len(weights)}. Pass the list returned by get_weights() of a layer "
+                "built with the same configuration and input shape."
+            )
+        for var, value in zip(params, weights):
+            value = np.asarray(value)
+            if tuple(value.shape) != var.shape:
+                raise ValueError(
+                    f"Weight '{var.path}' of layer '{self.name}' has shape {var.shape}, "
+                    f"but set_weights received an array of shape {tuple(value.shape)}. "
+                    "Weights must be given in get_weights() order with the same shapes."
+                )
+        for var, value in zip(params, weights):
+            var.assign(np.asarray(value, dtype=var.dtype))
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' is not built yet, so it has no weights to count. "
+                "Call it on an input or call layer.build(input_shape) first."
+            )
+        return int(sum(int(np.prod(v.shape)) for v in self.weights))
+
+    # --- losses ---------------------------------------------------------------------
+    def add_loss(self, loss):
+        scope = current_scope()
+        if scope is not None and hasattr(scope, "losses"):
+            scope.losses.append(loss)
+        else:
+            self._losses.append(loss)
+
+    @property
+    def losses(self):
+        """Activity losses of the last call, then weight-regularization losses."""
+        out = []
+        for layer in self._flatten_layers():
+            out.extend(layer.__dict__.get("_losses", []))
+        for var in self.trainable_weights:
+            if var.regularizer is not None:
+                out.append(var.regularizer(var.value))
+        return out
+
+    def _clear_losses(self):
+        for layer in self._flatten_layers():
+            if "_losses" in layer.__dict__:
+                layer._losses = []
+
+    # --- build & call ---------------------------------------------------------------
+    def build(self, input_shape):
+        self.built = True
+
+    def _maybe_build(self, args):
+        if self.built:
+            return
+        shape = _shape_of(args[0])
+        self.build(shape)
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        return inputs
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.supports_masking else None
+
+    def _call_params(self):
+        cache = self.__dict__.get("_call_params_cache")
+        if cache is None:
+            params = inspect.signature(self.call).parameters
+            accepts_var_kw = any(p.kind == p.VAR_KEYWORD for p in params.values())
+            cache = (set(params), accepts_var_kw)
+            self.__dict__["_call_params_cache"] = cache
+        return cache
+
+    def _prepare_kwargs(self, kwargs):
+        names, var_kw = self._call_params()
+        if "training" in names or var_kw:
+            if kwargs.get("training") is None:
+                kwargs["training"] = current_training()
+        elif "training" in kwargs:
+            kwargs.pop("training")
+        if "mask" in kwargs and not ("mask" in names or var_kw):
+            kwargs.pop("mask")
+        return kwargs
+
+    def __call__(self, *args, **kwargs):
+        if not args:
+            if "inputs" not in kwargs:
+                raise TypeError(f"Layer '{self.name}' was called without inputs.")
+            args = (kwargs.pop("inputs"),)
+        if symbolic.any_symbolic((args, kwargs)):
+            return self._symbolic_call(args, kwargs)
+        args, kwargs = _to_arrays(args), _to_arrays(kwargs)
+        self._check_inputs(args, kwargs)
+        self._maybe_build(args)
+        kwargs = self._prepare_kwargs(kwargs)
+        if in_trace():
+            return self._call_direct(args, kwargs)
+        return self._call_compiled(args, kwargs)
+
+    def _check_inputs(self, args, kwargs):
+        """Hook for argument validation before build (subclasses raise clear errors)."""
+
+    def _call_direct(self, args, kwargs):
+        with _Tracing(kwargs.get("training")):
+            outputs = self.call(*args, **kwargs)
+        if self.activity_regularizer is not None:
+            for out in jax.tree_util.tree_leaves(outputs):
+                self.add_loss(self.activity_regularizer(out))
+        return outputs
+
+    def _pure_call(self, static, values, arrays):
+        """`call` as a pure function of variable values: (outputs, updates, losses)."""
+        self._trace_count += 1
+        args, kwargs = static.rebuild(arrays)
+        variables = self.variables
+        scope = StatelessScope(variables, values)
+        scope.losses = []
+        with scope:
+            outputs = self._call_direct(args, kwargs)
+        updates = {i: scope.updates[id(v)] for i, v in enumerate(variables)
+                   if id(v) in scope.updates}
+        return outputs, updates, scope.losses
+
+    def _call_compiled(self, args, kwargs):
+        static, arrays = _split_static((args, kwargs))
+        try:
+            hash(static)
+        except TypeError:
+            return self._call_direct(args, kwargs)
+        if self.__dict__.get("_jitted") is None:
+            self._jitted = jax.jit(self._pure_call, static_argnums=0)
+        variables = self.variables
+        outputs, updates, losses = self._jitted(static, [v._value for v in variables], arrays)
+        for i, value in updates.items():
+            variables[i]._value = value
+        self._clear_losses()
+        self._losses = list(losses)
+        return outputs
+
+    def stateless_call(self, values, *args, **kwargs):
+        """Runs the layer as a pure function of `values` (one per `self.variables`).
+
+        Returns `(outputs, new_values, losses)`. Usable inside `jax.jit`/`jax.grad`.
+        """
+        variables = self.variables
+        if len(values) != len(variables):
+            raise ValueError(f"stateless_call of '{self.name}' expects {len(variables)} "
+                             f"values (one per layer.variables); received {len(values)}.")
+        args, kwargs = _to_arrays(args), _to_arrays(kwargs)
+        self._maybe_build(args)
+        kwargs = self._prepare_kwargs(kwargs)
+        scope = StatelessScope(variables, values)
+        scope.losses = []
+        with scope, _Tracing(kwargs.get("training")):
+            outputs = self._call_direct(args, kwargs)
+            reg = [v.regularizer(v.value) for v in self.trainable_weights
+                   if v.regularizer is not None]
+        new_values = [scope.updates.get(id(v), x) for v, x in zip(variables, values)]
+        return outputs, new_values, list(scope.losses) + reg
+
+    # --- symbolic -------------------------------------------------------------------
+    def _symbolic_call(self, args, kwargs):
+        self._check_inputs(args, kwargs)
+        if not self.built:
+            shape = jax.tree_util.tree_map(
+                lambda t: tuple(t.shape), args[0], is_leaf=symbolic.is_symbolic)
+            self.build(list(shape) if isinstance(shape, tuple) and shape and isinstance(
+                shape[0], tuple) else shape)
+            self.built = True
+        spec = self.compute_output_spec(*args, **kwargs)
+        node = symbolic.Node(self, args, kwargs, outputs=None,
+                             inputs=[t for t in symbolic.tree_leaves((args, kwargs))
+                                     if symbolic.is_symbolic(t)])
+        counter = iter(range(1 << 30))
+        outputs = jax.tree_util.tree_map(
+            lambda s: symbolic.KerasTensor(s.shape, s.dtype, node=node, index=next(counter),
+                                           name=f"{self.name}_output"),
+            spec, is_leaf=lambda s: isinstance(s, (jax.ShapeDtypeStruct, _Spec)))
+        node.outputs = outputs
+        self._inbound_nodes.append(node)
+        return outputs
+
+    def compute_output_spec(self, *args, **kwargs):
+        """Output shapes for symbolic inputs, by tracing `call` without computing it."""
+
+        def to_struct(t):
+            if not symbolic.is_symbolic(t):
+                return t
+            shape = tuple((_BATCH_SENTINEL if i == 0 else _DIM_SENTINEL) if d is None else d
+                          for i, d in enumerate(t.shape))
+            return jax.ShapeDtypeStruct(shape, t.dtype)
+
+        structs = jax.tree_util.tree_map(to_struct, (args, kwargs),
+                                         is_leaf=symbolic.is_symbolic)
+        leaves, treedef = jax.tree_util.tree_flatten(structs, is_leaf=lambda x: x is None)
+        is_array = [isinstance(x, jax.ShapeDtypeStruct) for x in leaves]
+        static = _Static(treedef, [None if a else x for x, a in zip(leaves, is_array)],
+                         is_array)
+        arrays = [x for x, a in zip(leaves, is_array) if a]
+        values = [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in self.variables]
+
+        def run(values, arrays):
+            a, kw = static.rebuild(arrays)
+            kw = self._prepare_kwargs(kw)
+            scope = StatelessScope(self.variables, values)
+            scope.losses = []
+            with scope, _Tracing(kw.get("training")):
+                return self.call(*a, **kw)
+
+        out = jax.eval_shape(run, values, arrays)
+
+        def back(s):
+            shape = tuple(None if (i == 0 and d == _BATCH_SENTINEL) or d == _DIM_SENTINEL
+                          else d for i, d in enumerate(s.shape))
+            return jax.ShapeDtypeStruct(shape, s.dtype) if None not in shape else _Spec(
+                shape, s.dtype)
+
+        return jax.tree_util.tree_map(back, out)
+
+    # --- config ---------------------------------------------------------------------
+    def get_config(self):
+        from rnnkit import regularizers
+
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class _Spec:
+    """A shape with unknown sizes (None) and a dtype; becomes a KerasTensor."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+

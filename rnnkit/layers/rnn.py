@@ -1,0 +1,272 @@
+"""`RNN`: runs any cell over time with one `lax.scan` (see `rnnkit.core.scan`)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from rnnkit.core.scan import scan_rnn
+from rnnkit.layers.layer import Layer
+from rnnkit.layers.stacked import StackedRNNCells, cell_step, check_cell, flat_sizes
+
+
+def _shape(x):
+    return tuple(getattr(x, "shape", ()))
+
+
+class RNN(Layer):
+    """Keras `RNN(cell)`: applies a cell to every time step of a (batch, timesteps,
+    features) input.
+
+    Args:
+        cell: a cell (`LSTMCell(64)`, a custom cell with `state_size` and
+            `call(inputs, states) -> (output, new_states)`), or a list of cells (stacked).
+        return_sequences: return outputs of all steps (B, T, H) instead of the last (B, H).
+        return_state: also return the final states: `[output, *states]`.
+        go_backwards: process the sequence from the end; outputs stay in processing order.
+        stateful: the final states of a call are the initial states of the next.
+        unroll: True for a fully unrolled loop, or an int unroll factor (beyond Keras).
+        time_major: inputs and outputs are (T, B, ...) (tf.keras 2 argument).
+        zero_output_for_mask: masked steps output zeros instead of the previous output.
+
+    Call arguments: `inputs` (B, T, D); `initial_state` a list of (B, size) arrays;
+    `mask` bool (B, T), True = use this step; `training`; `constants`.
+    """
+
+    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, time_major=False, zero_output_for_mask=False,
+                 **kwargs):
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(cell)
+        check_cell(cell, where=type(self).__name__)
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        if not isinstance(unroll, (bool, int)) or (not isinstance(unroll, bool) and unroll < 1):
+            raise ValueError(f"`unroll` must be True, False or a positive int unroll factor. "
+                             f"Received: unroll={unroll!r}.")
+        self.unroll = unroll
+        self.time_major = bool(time_major)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.supports_masking = True
+        self._state_vars = None
+
+    # --- states ---------------------------------------------------------------------
+    @property
+    def _stacked(self):
+        return isinstance(self.cell, StackedRNNCells)
+
+    def _state_sizes(self):
+        """Per-cell list of state sizes (stacked) or one flat list."""
+        if self._stacked:
+            return [flat_sizes(c.state_size) for c in self.cell.cells]
+        return flat_sizes(self.cell.state_size)
+
+    def _flat(self, states):
+        return [s for group in states for s in group] if self._stacked else list(states)
+
+    def _nest(self, flat):
+        if not self._stacked:
+            return list(flat)
+        out, i = [], 0
+        for sizes in self._state_sizes():
+            out.append(list(flat[i:i + len(sizes)]))
+            i += len(sizes)
+        return out
+
+    def get_initial_state(self, batch_size):
+        """Zero states for `batch_size` rows (an int, or an input array to take it from)."""
+        if hasattr(batch_size, "shape"):
+            batch_size = batch_size.shape[1 if self.time_major else 0]
+        sizes = self._flat(self._state_sizes())
+        return self._nest([jnp.zeros((batch_size, s), self.dtype) for s in sizes])
+
+    def _create_state_vars(self, batch):
+        sizes = self._flat(self._state_sizes())
+        self._state_vars = [self.add_hidden_variable(np.zeros((batch, s), self.dtype),
+                                                     f"state_{i}") for i, s in enumerate(sizes)]
+
+    def reset_states(self, states=None):
+        """Sets the states of a stateful layer to zeros (or to `states`)."""
+        if not self.stateful:
+            raise AttributeError(f"Layer '{self.name}' is not stateful; reset_states() only "
+                                 "applies to layers created with stateful=True.")
+        if self._state_vars is None:
+            return
+        values = (self._flat(states) if states is not None
+                  else [np.zeros(v.shape, v.dtype) for v in self._state_vars])
+        for var, value in zip(self._state_vars, values):
+            var.assign(value)
+
+    reset_state = reset_states
+
+    @property
+    def states(self):
+        if self._state_vars is None:
+            return None
+        return self._nest([v.value for v in self._state_vars])
+
+    # --- build ----------------------------------------------------------------------
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3:
+            return  # _check_inputs reports the error with the real shape
+        step_shape = (input_shape[1 if self.time_major else 0], input_shape[-1])
+        if not self.cell.built:
+            self.cell.build(step_shape)
+            self.cell.built = True
+        self._input_dim = input_shape[-1]
+        batch = input_shape[1 if self.time_major else 0]
+        if self.stateful and batch is not None and self._state_vars is None:
+            self._create_state_vars(batch)
+        self.built = True
+
+    def _check_inputs(self, args, kwargs):
+        x = args[0]
+        name = f"{type(self).__name__} layer '{self.name}'"
+        if len(args) > 1 and not self.return_state and not isinstance(self, _NoStateCheck):
+            raise ValueError(
+                f"{name} was given initial states as a second positional argument, but it "
+                "returns a single tensor (return_state=False), so code such as "
+                "`output, new_state = layer(x, state)` cannot work. Create the layer with "
+                "return_state=True to get `[output, *states]` back, and pass states by "
+                "keyword: layer(x, initial_state=state). For step-by-step generation see "
+                "layer.step()."
+            )
+        shape = _shape(x)
+        if len(shape) != 3:
+            hint = {1: "add batch and feature axes: x[None, :, None]",
+                    2: "for one sequence of shape (timesteps, features) add a batch axis: "
+                       "x[None]; for a batch of scalar sequences (batch, timesteps) add a "
+                       "feature axis: x[..., None]"}.get(
+                len(shape), "merge the extra axes into features, e.g. "
+                            "x.reshape(x.shape[0], x.shape[1], -1), or wrap an inner layer "
+                            "in TimeDistributed")
+            layout = "(timesteps, batch, features)" if self.time_major else \
+                "(batch, timesteps, features)"
+            raise ValueError(f"{name} expects inputs of shape {layout} (rank 3). Received "
+                             f"inputs.shape={shape} (rank {len(shape)}). To fix: {hint}.")
+        built_dim = getattr(self, "_input_dim", None)
+        if built_dim is not None and shape[-1] is not None and shape[-1] != built_dim:
+            raise ValueError(
+                f"{name} was built for inputs with {built_dim} features, but received "
+                f"inputs.shape={shape} with {shape[-1]} features. Feed inputs with "
+                f"{built_dim} features, or create a new layer for this input size.")
+        batch = shape[1 if self.time_major else 0]
+        mask = kwargs.get("mask")
+        if mask is not None:
+            expected = (shape[1], shape[0]) if self.time_major else (shape[0], shape[1])
+            if tuple(_shape(mask)) != expected:
+                raise ValueError(
+                    f"{name} expects a mask of shape (batch, timesteps) = {expected} (True = "
+                    f"use this step). Received mask.shape={tuple(_shape(mask))}.")
+        if self.stateful and self._state_vars is not None and batch is not None \
+                and batch != self._state_vars[0].shape[0]:
+            raise ValueError(
+                f"{name} is stateful and keeps states for a batch of "
+                f"{self._state_vars[0].shape[0]} rows, but received a batch of {batch}. "
+                "Stateful layers need the same batch size on every call: pad or split the "
+                "batch, or build a new layer for the new batch size.")
+        initial_state = kwargs.get("initial_state")
+        if initial_state is not None:
+            self._normalize_states(initial_state, batch)
+
+    def _normalize_states(self, initial_state, batch):
+        sizes = self._state_sizes()
+        flat_expected = self._flat(sizes)
+        if not isinstance(initial_state, (list, tuple)):
+            initial_state = [initial_state]
+        flat = []
+        for s in initial_state:
+            flat.extend(s if isinstance(s, (list, tuple)) else [s])
+        name = f"{type(self).__name__} layer '{self.name}'"
+        expected_shapes = [(batch, n) for n in flat_expected]
+        if len(flat) != len(flat_expected):
+            raise ValueError(
+                f"{name} expects {len(flat_expected)} initial state array(s) of shapes "
+                f"{expected_shapes}, but received {len(flat)}: "
+                f"{[_shape(s) for s in flat]}. "
+                + ("An LSTM takes two states: initial_state=[h, c]." if len(flat_expected) == 2
+                   else ""))
+        for s, exp in zip(flat, expected_shapes):
+            got = _shape(s)
+            if len(got) != 2 or got[-1] != exp[1] or (exp[0] is not None and got[0] is not None
+                                                      and got[0] != exp[0]):
+                raise ValueError(
+                    f"{name} expects initial states of shapes {expected_shapes} "
+                    f"(batch, units); received shapes {[_shape(v) for v in flat]}.")
+        return flat
+
+    def _maybe_build(self, args):
+        super()._maybe_build(args)
+        if self.stateful and self._state_vars is None:
+            shape = _shape(args[0])
+            self._create_state_vars(shape[1 if self.time_major else 0])
+
+    # --- call -----------------------------------------------------------------------
+    def call(self, sequences, initial_state=None, mask=None, training=None, constants=None):
+        batch = sequences.shape[1 if self.time_major else 0]
+        if not jnp.issubdtype(sequences.dtype, jnp.floating):
+            sequences = sequences.astype(self.dtype)
+        if initial_state is not None:
+            flat = [jnp.asarray(s, self.dtype) for s in self._normalize_states(initial_state,
+                                                                               batch)]
+        elif self.stateful:
+            flat = [v.value for v in self._state_vars]
+        else:
+            flat = self._flat(self.get_initial_state(batch))
+        step = cell_step(self.cell, batch, sequences.shape[-1], training, constants)
+        nested = self._nest(flat)
+
+        def scan_step(states, x_t):
+            y, new_states = step(x_t, states)
+            return new_states, y
+
+        if mask is not None and self.time_major:
+            mask = jnp.swapaxes(mask, 0, 1)
+        last, seq, final = scan_rnn(
+            scan_step, nested, sequences, mask=mask, reverse=self.go_backwards,
+            unroll=self.unroll, time_major=self.time_major,
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_sequences=self.return_sequences)
+        if self.stateful:
+            for var, value in zip(self._state_vars, self._flat(final)):
+                var.assign(value)
+        output = seq if self.return_sequences else last
+        if self.return_state:
+            return [output] + list(final)
+        return output
+
+    def compute_mask(self, inputs, mask=None):
+        out_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [out_mask] + [None] * len(self._flat(self._state_sizes()))
+        return out_mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(return_sequences=self.return_sequences, return_state=self.return_state,
+                      go_backwards=self.go_backwards, stateful=self.stateful,
+                      unroll=self.unroll, time_major=self.time_major,
+                      zero_output_for_mask=self.zero_output_for_mask)
+        if type(self) is RNN:
+            from rnnkit.layers.serialization import serialize
+
+            config["cell"] = serialize(self.cell)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if cls is RNN and isinstance(config.get("cell"), dict):
+            from rnnkit.layers.serialization import deserialize
+
+            config["cell"] = deserialize(config["cell"])
+        return cls(**config)
+
+
+class _NoStateCheck:
+    """Marker for subclasses that accept a positional second argument."""

@@ -1,0 +1,158 @@
+"""Variables and the stateless scope that lets layer code run inside `jax.jit`.
+
+A `Variable` owns a concrete array between calls. While a compiled call is traced, a
+`StatelessScope` maps each variable to the traced value passed into the compiled function,
+so layer code written as `inputs @ self.kernel` reads the traced value, and `assign` records
+the new value instead of mutating anything. After the call the recorded values are written
+back. This is how user-written cells run as one compiled computation.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+_local = threading.local()
+
+
+def _scope_stack() -> list:
+    if not hasattr(_local, "stack"):
+        _local.stack = []
+    return _local.stack
+
+
+class StatelessScope:
+    """Within the scope, variables read from `values` and record their assignments.
+
+    Args:
+        variables: the variables the values belong to.
+        values: one array (or tracer) per variable, same order.
+    """
+
+    def __init__(self, variables, values):
+        self._values = {id(v): x for v, x in zip(variables, values)}
+        self.updates: dict[int, Any] = {}
+
+    def read(self, var):
+        if id(var) in self.updates:
+            return self.updates[id(var)]
+        return self._values.get(id(var), None)
+
+    def write(self, var, value):
+        self.updates[id(var)] = value
+
+    def __enter__(self):
+        _scope_stack().append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _scope_stack().pop()
+        return False
+
+
+def current_scope() -> StatelessScope | None:
+    stack = _scope_stack()
+    return stack[-1] if stack else None
+
+
+class Variable:
+    """A named, shaped array owned by a layer.
+
+    Behaves like an array in arithmetic (`x @ v`, `v + 1`, `ops.matmul(x, v)`), so custom
+    cells can use their weights directly. `value` is the current array; `assign` replaces it.
+    """
+
+    def __init__(self, value, *, name: str, trainable: bool = True, dtype=None,
+                 regularizer=None, constraint=None, path: str | None = None):
+        arr = jnp.asarray(value, dtype=dtype)
+        self._value = arr
+        self.name = name
+        self.path = path or name
+        self.trainable = bool(trainable)
+        self.regularizer = regularizer
+        self.constraint = constraint
+
+    # --- value access -------------------------------------------------------------------
+    @property
+    def value(self):
+        scope = current_scope()
+        if scope is not None:
+            for s in reversed(_scope_stack()):
+                v = s.read(self)
+                if v is not None:
+                    return v
+        return self._value
+
+    def assign(self, new_value):
+        new_value = jnp.asarray(new_value, dtype=self._value.dtype)
+        if tuple(new_value.shape) != tuple(self._value.shape):
+            raise ValueError(
+                f"Variable '{self.path}' has shape {tuple(self._value.shape)}; "
+                f"cannot assign a value of shape {tuple(new_value.shape)}."
+            )
+        scope = current_scope()
+        if scope is not None:
+            scope.write(self, new_value)
+        else:
+            self._value = new_value
+        return self
+
+    def numpy(self) -> np.ndarray:
+        return np.asarray(self._value)
+
+    @property
+    def shape(self):
+        return tuple(self._value.shape)
+
+    @property
+    def dtype(self):
+        return self._value.dtype
+
+    @property
+    def ndim(self):
+        return self._value.ndim
+
+    def __repr__(self):
+        return (f"<Variable path={self.path} shape={self.shape} dtype={self.dtype} "
+                f"trainable={self.trainable}>")
+
+    # --- array protocol -----------------------------------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.value, dtype=dtype)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, idx):
+        return self.value[idx]
+
+    def __neg__(self):
+        return -self.value
+
+    def __pos__(self):
+        return self.value
+
+
+def _binary(name):
+    def forward(self, other):
+        return getattr(self.value, name)(_unwrap(other))
+    return forward
+
+
+for _op in ("add", "sub", "mul", "truediv", "floordiv", "pow", "matmul", "mod",
+            "radd", "rsub", "rmul", "rtruediv", "rfloordiv", "rpow", "rmatmul", "rmod",
+            "lt", "le", "gt", "ge"):
+    setattr(Variable, f"__{_op}__", _binary(f"__{_op}__"))
+
+
+def _unwrap(x):
+    return x.value if isinstance(x, Variable) else x
+
+
+def unwrap(tree):
+    """Replaces every Variable in `tree` by its current value."""
+    return jax.tree_util.tree_map(_unwrap, tree, is_leaf=lambda v: isinstance(v, Variable))
