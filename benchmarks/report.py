@@ -7,7 +7,7 @@ import math
 import statistics
 
 from benchmarks.frameworks import ADAPTERS, PEERS
-from benchmarks.workloads import WORKLOADS
+from benchmarks.workloads import WORKLOADS, smoke_sized
 
 
 @dataclasses.dataclass
@@ -130,8 +130,8 @@ def _table(header: list[str], align: list[str], lines: list[list[str]]) -> list[
     return out
 
 
-def _label(w: str) -> str:
-    wl = WORKLOADS[w]
+def _label(w: str, smoke: bool = False) -> str:
+    wl = smoke_sized(WORKLOADS[w]) if smoke else WORKLOADS[w]
     return f"{wl.label} ({wl.sizes})"
 
 
@@ -155,7 +155,7 @@ def render(*, title: str, preface: list[str], rows: dict, workloads: list[str], 
            f"Peers: {', '.join(peers_here) or 'none in this run'}; rnnkit, rnnkit-core and jax-scan "
            "are not peers (a ratio below 1.00 beats every peer). Bold: the fastest peer.", ""]
     md += _table(["workload"] + variants, ["---"] + ["---:"] * len(variants),
-                 [[_label(w)] + [_cell(rows[(w, v)]) for v in variants] for w in workloads])
+                 [[_label(w, smoke)] + [_cell(rows[(w, v)]) for v in variants] for w in workloads])
 
     md += ["", "## Full results", "",
            "median = median of the per-round medians; min = fastest single rep over all rounds; "
@@ -169,10 +169,10 @@ def render(*, title: str, preface: list[str], rows: dict, workloads: list[str], 
         for v in variants:
             r = rows[(w, v)]
             if r.status != "ok":
-                lines.append([_label(w), v, _esc(r.version, 40), _not_ok(r)] + [""] * 10)
+                lines.append([_label(w, smoke), v, _esc(r.version, 40), _not_ok(r)] + [""] * 10)
                 continue
             ratio = _num(r.ratio, ".2f") + (" **fastest peer**" if r.fastest_peer else "")
-            lines.append([_label(w), v, _esc(r.version, 40), _ms(r.median_ms), _ms(r.min_ms),
+            lines.append([_label(w, smoke), v, _esc(r.version, 40), _ms(r.median_ms), _ms(r.min_ms),
                           " / ".join(f"{m:.3g}" for m in r.round_medians), ratio,
                           _num(r.first_s, ".2f"), _num(r.gflops, ".1f"), _num(r.pct_peak, ".1f"),
                           _num(r.peak_rss_mib, ".0f"), _num(100 * r.foreign_cpu, ".0f"), str(r.reps),
@@ -184,7 +184,7 @@ def render(*, title: str, preface: list[str], rows: dict, workloads: list[str], 
 
     md += ["", "## First call (s): tracing + compilation, median over rounds", ""]
     md += _table(["workload"] + variants, ["---"] + ["---:"] * len(variants),
-                 [[_label(w)] + [_num(rows[(w, v)].first_s, ".2f") if rows[(w, v)].status == "ok"
+                 [[_label(w, smoke)] + [_num(rows[(w, v)].first_s, ".2f") if rows[(w, v)].status == "ok"
                                  else "–" for v in variants] for w in workloads])
 
     md += ["", "## Processes in run order", "",

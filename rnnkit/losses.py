@@ -542,7 +542,10 @@ _CLASSES = {c.__name__: c for c in (MeanSquaredError, MeanAbsoluteError, Huber,
 
 
 def _valid_names():
-    return ", ".join(sorted(_FUNCTIONS) + sorted(_ALIASES) + sorted(_CLASSES))
+    short = {"mean_squared_error": "mse", "mean_absolute_error": "mae",
+             "binary_crossentropy": "bce"}
+    names = [f"{n} ({short[n]})" if n in short else n for n in _FUNCTIONS]
+    return ", ".join(names) + "; classes: " + ", ".join(_CLASSES)
 
 
 def _function_by_name(name):

@@ -389,33 +389,40 @@ class Layer:
                 self.add_loss(self.activity_regularizer(out))
         return outputs
 
-    def _pure_call(self, static, values, arrays):
-        """`call` as a pure function of variable values: (outputs, updates, losses)."""
+    def _pure_call(self, method, static, values, arrays):
+        """`method` as a pure function of variable values: (outputs, updates, losses)."""
         self._trace_count += 1
         args, kwargs = static.rebuild(arrays)
         variables = self.variables
         scope = StatelessScope(variables, values)
         scope.losses = []
         with scope:
-            outputs = self._call_direct(args, kwargs)
+            if method == "call":
+                outputs = self._call_direct(args, kwargs)
+            else:
+                with _Tracing(kwargs.get("training")):
+                    outputs = getattr(self, method)(*args, **kwargs)
         updates = {i: scope.updates[id(v)] for i, v in enumerate(variables)
                    if id(v) in scope.updates}
         return outputs, updates, scope.losses
 
-    def _call_compiled(self, args, kwargs):
+    def _call_compiled(self, args, kwargs, method="call"):
+        """Runs `self.<method>(*args, **kwargs)` as one cached `jax.jit` computation."""
         static, arrays = _split_static((args, kwargs))
         try:
             hash(static)
         except TypeError:
             return self._call_direct(args, kwargs)
         if self.__dict__.get("_jitted") is None:
-            self._jitted = jax.jit(self._pure_call, static_argnums=0)
+            self._jitted = jax.jit(self._pure_call, static_argnums=(0, 1))
         variables = self.variables
-        outputs, updates, losses = self._jitted(static, [v._value for v in variables], arrays)
+        outputs, updates, losses = self._jitted(method, static,
+                                                [v._value for v in variables], arrays)
         for i, value in updates.items():
             variables[i]._value = value
-        self._clear_losses()
-        self._losses = list(losses)
+        if method == "call":
+            self._clear_losses()
+            self._losses = list(losses)
         return outputs
 
     def stateless_call(self, values, *args, **kwargs):

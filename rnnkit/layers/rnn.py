@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rnnkit.core.scan import scan_rnn
-from rnnkit.layers.layer import Layer
+from rnnkit.layers.layer import Layer, in_trace
 from rnnkit.layers.stacked import StackedRNNCells, cell_step, check_cell, flat_sizes
 
 
@@ -239,6 +239,46 @@ class RNN(Layer):
         if self.return_state:
             return [output] + list(final)
         return output
+
+    # --- one step at a time ------------------------------------------------------------
+    def step(self, inputs, states=None, training=False):
+        """Advances the layer by ONE time step: `(output, new_states) = layer.step(x_t, states)`.
+
+        The step-by-step twin of calling the layer on a whole sequence: feeding x[:, 0],
+        x[:, 1], ... through `step` gives the same outputs as `layer(x, return_sequences=True)`
+        (ignoring `go_backwards`). Compiled once per shape.
+
+        Args:
+            inputs: (B, D) for one step (a (B, 1, D) slice is accepted too).
+            states: from `get_initial_state(B)` or a previous `step`; None means zeros.
+
+        Returns:
+            `(output (B, units), new_states)`, states in the structure of get_initial_state.
+        """
+        x = jnp.asarray(inputs)
+        if x.ndim == 3 and x.shape[1] == 1:
+            x = x[:, 0]
+        if x.ndim != 2:
+            raise ValueError(
+                f"{type(self).__name__}.step expects one time step of shape (batch, features). "
+                f"Received shape {tuple(x.shape)}. To run a whole sequence call the layer; to "
+                "step through it, pass x[:, t].")
+        if not self.built:
+            self._maybe_build((jnp.zeros((x.shape[0], 1, x.shape[1]), x.dtype),))
+        self._check_inputs((x[:, None, :],), {})
+        if states is None:
+            states = self.get_initial_state(x.shape[0])
+        flat = self._normalize_states(states, x.shape[0])
+        if in_trace():
+            return self._step_impl(x, flat, training)
+        return self._call_compiled((x, flat, training), {}, method="_step_impl")
+
+    def _step_impl(self, x, flat_states, training):
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            x = x.astype(self.dtype)
+        step = cell_step(self.cell, x.shape[0], x.shape[-1], training)
+        y, new_states = step(x, self._nest([jnp.asarray(s, self.dtype) for s in flat_states]))
+        return y, new_states
 
     def compute_mask(self, inputs, mask=None):
         out_mask = mask if self.return_sequences else None

@@ -1,0 +1,342 @@
+"""compile / fit / evaluate / predict: one jit-compiled step per batch shape.
+
+The train step is a pure function `(trainable, non_trainable, opt_state, x, y, w) ->
+(trainable', non_trainable', opt_state', loss, metric sums)`: forward pass with the
+variables' values swapped in (see `Layer.stateless_call`), loss + regularization losses,
+gradients, the optimizer's optax update and weight constraints, with the buffers of the old
+state donated. Batches of one shape reuse one compiled step.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from rnnkit import losses as losses_mod
+from rnnkit import metrics as metrics_mod
+from rnnkit import optimizers as optimizers_mod
+from rnnkit.layers.layer import _Tracing
+from rnnkit.models import callbacks as callbacks_mod
+from rnnkit.models.data import batches, check_fit_data, split_validation, to_host
+from rnnkit.variables import StatelessScope
+
+
+class Trainer:
+    """Mixin giving a `Model` Keras's training API."""
+
+    def _init_training_state(self):
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.history = None
+        self.stop_training = False
+        self._steps = {}
+        self._opt_state = None
+        self._train_trace_count = 0
+
+    # --- compile --------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Configures training: an optimizer (name or instance), a loss, metrics."""
+        self.optimizer = optimizers_mod.get(optimizer)
+        if loss is None:
+            raise ValueError("compile() needs a `loss`, e.g. loss='mse' for regression or "
+                             "loss='sparse_categorical_crossentropy' for class ids.")
+        self.loss = loss
+        self._loss_fns = ([losses_mod.get(v) for v in loss] if isinstance(loss, (list, tuple))
+                          else losses_mod.get(loss))
+        self._loss_weights = loss_weights
+        self._metric_ids = list(metrics or [])
+        self._metrics = None
+        self.compiled = True
+        self._steps = {}
+        self._opt_state = None
+
+    def _require_compiled(self, what):
+        if not getattr(self, "compiled", False):
+            raise RuntimeError(
+                f"You must call compile() before {what}(). For example: "
+                "model.compile(optimizer='adam', loss='mse').")
+
+    # --- the pure functions -----------------------------------------------------------
+    def _forward(self, variables, values, x, training):
+        scope = StatelessScope(variables, values)
+        scope.losses = []
+        with scope, _Tracing(training):
+            if getattr(self, "_graph", None) is not None:
+                y_pred, masks = self.call_with_masks(x, training=training)
+            else:
+                y_pred = self._call_direct((x,), self._prepare_kwargs({"training": training}))
+                masks = [None]
+            reg = [v.regularizer(v.value) for v in self.trainable_weights
+                   if v.regularizer is not None]
+        new_values = [scope.updates.get(id(v), val) for v, val in zip(variables, values)]
+        return y_pred, masks, new_values, list(scope.losses) + reg
+
+    def _loss_value(self, y, y_pred, masks, sample_weight):
+        fns = self._loss_fns
+        if isinstance(y_pred, (list, tuple)):
+            ys = y if isinstance(y, (list, tuple)) else [y]
+            fns = fns if isinstance(fns, list) else [fns] * len(y_pred)
+            weights = self._loss_weights or [1.0] * len(y_pred)
+            return sum(w * fn(t, p, sample_weight=sample_weight, mask=m)
+                       for fn, t, p, m, w in zip(fns, ys, y_pred, masks, weights))
+        return fns(y, y_pred, sample_weight=sample_weight, mask=masks[0])
+
+    def _metric_sums(self, y, y_pred):
+        out = []
+        for m in self._metrics:
+            vals = jnp.asarray(m.fn(y, y_pred), jnp.float32)
+            out.append((jnp.sum(vals), jnp.asarray(vals.size, jnp.float32)))
+        return out
+
+    def _split_values(self):
+        variables = self.variables
+        trainable = {id(v) for v in self.trainable_weights}
+        t_idx = [i for i, v in enumerate(variables) if id(v) in trainable]
+        n_idx = [i for i, v in enumerate(variables) if id(v) not in trainable]
+        return variables, t_idx, n_idx
+
+    def _make_train_step(self):
+        variables, t_idx, n_idx = self._split_values()
+        constraints = [variables[i].constraint for i in t_idx]
+        tx = self.optimizer.transformation()
+
+        def merge(tv, ntv):
+            values = [None] * len(variables)
+            for i, v in zip(t_idx, tv):
+                values[i] = v
+            for i, v in zip(n_idx, ntv):
+                values[i] = v
+            return values
+
+        def step(tv, ntv, opt_state, x, y, sample_weight):
+            self._train_trace_count += 1
+
+            def objective(tv):
+                y_pred, masks, new_values, extra = self._forward(
+                    variables, merge(tv, ntv), x, True)
+                loss = self._loss_value(y, y_pred, masks, sample_weight)
+                if extra:
+                    loss = loss + sum(jnp.asarray(v, loss.dtype) for v in extra)
+                return loss, (y_pred, new_values)
+
+            (loss, (y_pred, new_values)), grads = jax.value_and_grad(
+                objective, has_aux=True)(tv)
+            updates, opt_state = tx.update(grads, opt_state, tv)
+            tv = optax.apply_updates(tv, updates)
+            tv = [c(v) if c is not None else v for c, v in zip(constraints, tv)]
+            ntv = [new_values[i] for i in n_idx]
+            return tv, ntv, opt_state, loss, self._metric_sums(y, y_pred)
+
+        return jax.jit(step, donate_argnums=(0, 1, 2)), t_idx, n_idx
+
+    def _make_eval_step(self, with_loss):
+        variables = self.variables
+
+        def step(values, x, y, sample_weight):
+            y_pred, masks, new_values, extra = self._forward(variables, values, x, False)
+            if not with_loss:
+                return y_pred, new_values
+            loss = self._loss_value(y, y_pred, masks, sample_weight)
+            if extra:
+                loss = loss + sum(jnp.asarray(v, loss.dtype) for v in extra)
+            return loss, self._metric_sums(y, y_pred), new_values
+
+        return jax.jit(step)
+
+    def _step_fn(self, kind):
+        fn = self._steps.get(kind)
+        if fn is None:
+            fn = (self._make_train_step() if kind == "train"
+                  else self._make_eval_step(kind == "eval"))
+            self._steps[kind] = fn
+        return fn
+
+    # --- setup helpers --------------------------------------------------------------
+    def _prepare(self, x, y=None):
+        first = x[0] if isinstance(x, (list, tuple)) else x
+        if not self.built:
+            self._maybe_build((jnp.asarray(first[:1]),) if not isinstance(x, (list, tuple))
+                              else ([jnp.asarray(v[:1]) for v in x],))
+        if getattr(self, "_graph", None) is not None:
+            self._check_inputs(([np.asarray(v[:1]) for v in x]
+                                if isinstance(x, (list, tuple)) else np.asarray(first[:1]),),
+                               {})
+        if y is not None and self._metrics is None and self.compiled:
+            self._metrics = [metrics_mod.get(m, loss=self.loss) for m in self._metric_ids]
+        if y is not None and self.compiled:
+            self._check_targets(x, y)
+
+    def _check_targets(self, x, y):
+        outputs = getattr(self, "outputs", None)
+        if not outputs or isinstance(self._loss_fns, list):
+            return
+        ys = y if isinstance(y, (list, tuple)) else [y]
+        for t, target in zip(outputs, ys):
+            shape = (np.shape(target)[0],) + tuple(t.shape[1:])
+            check = getattr(self._loss_fns, "check_shapes", None)
+            if check is not None and None not in shape:
+                check(tuple(np.shape(target)), shape)
+
+    def _writeback(self, values, idx):
+        variables = self.variables
+        for i, v in zip(idx, values):
+            variables[i]._value = v
+
+    def _current(self, idx):
+        variables = self.variables
+        return [variables[i]._value for i in idx]
+
+    # --- public API -----------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None,
+            validation_steps=None, validation_batch_size=None, validation_freq=1):
+        """Trains for `epochs` epochs; returns a `History` (`history.history["loss"]`)."""
+        self._require_compiled("fit")
+        x, y, sample_weight = check_fit_data(x, y, sample_weight, "fit")
+        if validation_data is None and validation_split:
+            (x, y, sample_weight), validation_data = split_validation(
+                x, y, sample_weight, validation_split)
+        self._prepare(x, y)
+        batch_size = batch_size or 32
+        n = len(y[0] if isinstance(y, (list, tuple)) else y)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        steps = -(-n // batch_size)
+        cbs = callbacks_mod.CallbackList(callbacks, model=self, add_history=True,
+                                         add_progbar=verbose != 0, verbose=verbose,
+                                         epochs=epochs, steps=steps)
+        train_step, t_idx, n_idx = self._step_fn("train")
+        tv, ntv = self._current(t_idx), self._current(n_idx)
+        if self._opt_state is None:
+            self._opt_state = self.optimizer.init(tv)
+        self.stop_training = False
+        cbs.on_train_begin()
+        rng = np.random.default_rng(None)
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            order = rng.permutation(n) if shuffle else None
+            loss_sum, seen = 0.0, 0
+            metric_acc = [[0.0, 0.0] for _ in self._metrics]
+            for step_i, (xb, yb, wb, size) in enumerate(
+                    batches(x, y, sample_weight, batch_size, order)):
+                cbs.on_train_batch_begin(step_i)
+                tv, ntv, self._opt_state, loss, msums = train_step(
+                    tv, ntv, self._opt_state, xb, yb, wb)
+                self._writeback(tv, t_idx)
+                self._writeback(ntv, n_idx)
+                loss_sum += float(loss) * size
+                seen += size
+                for acc, (s, c) in zip(metric_acc, msums):
+                    acc[0] += float(s)
+                    acc[1] += float(c)
+                logs = self._logs(loss_sum / seen, metric_acc)
+                cbs.on_train_batch_end(step_i, logs)
+            logs = self._logs(loss_sum / max(seen, 1), metric_acc)
+            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                vx, vy, vw = check_fit_data(*_unpack_validation(validation_data),
+                                            "validation_data")
+                val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size,
+                                    sample_weight=vw, verbose=0, return_dict=True,
+                                    _callbacks=False)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            cbs.on_epoch_end(epoch, logs)
+            tv, ntv = self._current(t_idx), self._current(n_idx)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs if epochs > initial_epoch else {})
+        return self.history
+
+    def _logs(self, loss, metric_acc):
+        logs = {"loss": float(loss)}
+        for m, (s, c) in zip(self._metrics, metric_acc):
+            logs[m.name] = float(s / c) if c else 0.0
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False, _callbacks=True):
+        """Loss (and metrics) over the data, weighted by batch size as Keras reports it."""
+        self._require_compiled("evaluate")
+        x, y, sample_weight = check_fit_data(x, y, sample_weight, "evaluate")
+        self._prepare(x, y)
+        step = self._step_fn("eval")
+        values = [v._value for v in self.variables]
+        loss_sum, seen = 0.0, 0
+        metric_acc = [[0.0, 0.0] for _ in self._metrics]
+        for xb, yb, wb, size in batches(x, y, sample_weight, batch_size or 32, None):
+            loss, msums, _ = step(values, xb, yb, wb)
+            loss_sum += float(loss) * size
+            seen += size
+            for acc, (s, c) in zip(metric_acc, msums):
+                acc[0] += float(s)
+                acc[1] += float(c)
+        logs = self._logs(loss_sum / max(seen, 1), metric_acc)
+        if return_dict:
+            return logs
+        vals = list(logs.values())
+        return vals[0] if len(vals) == 1 else vals
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Runs the model in inference mode over `x` in batches; returns NumPy arrays."""
+        x, _, _ = check_fit_data(x, None, None, "predict")
+        self._prepare(x)
+        step = self._step_fn("predict")
+        outs = []
+        for xb, _, _, _ in batches(x, None, None, batch_size or 32, None):
+            values = [v._value for v in self.variables]
+            y_pred, new_values = step(values, xb, None, None)
+            self._store_state(new_values)
+            outs.append(jax.tree_util.tree_map(np.asarray, y_pred))
+        if not outs:
+            raise ValueError("predict() received no samples.")
+        return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=0), *outs)
+
+    def _store_state(self, new_values):
+        trainable = {id(v) for v in self.trainable_weights}
+        for var, val in zip(self.variables, new_values):
+            if id(var) not in trainable:
+                var._value = val
+
+    def predict_on_batch(self, x):
+        x, _, _ = check_fit_data(x, None, None, "predict_on_batch")
+        self._prepare(x)
+        values = [v._value for v in self.variables]
+        y_pred, new_values = self._step_fn("predict")(values, to_host(x), None, None)
+        self._store_state(new_values)
+        return jax.tree_util.tree_map(np.asarray, y_pred)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One optimizer step on one batch; returns the loss (before the update)."""
+        self._require_compiled("train_on_batch")
+        x, y, sample_weight = check_fit_data(x, y, sample_weight, "train_on_batch")
+        self._prepare(x, y)
+        train_step, t_idx, n_idx = self._step_fn("train")
+        tv, ntv = self._current(t_idx), self._current(n_idx)
+        if self._opt_state is None:
+            self._opt_state = self.optimizer.init(tv)
+        w = None if sample_weight is None else jnp.asarray(sample_weight)
+        tv, ntv, self._opt_state, loss, msums = train_step(
+            tv, ntv, self._opt_state, to_host(x), to_host(y), w)
+        self._writeback(tv, t_idx)
+        self._writeback(ntv, n_idx)
+        logs = self._logs(loss, [[float(s), float(c)] for s, c in msums])
+        if return_dict:
+            return logs
+        vals = list(logs.values())
+        return vals[0] if len(vals) == 1 else vals
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        return self.evaluate(x, y, batch_size=len(y), sample_weight=sample_weight,
+                             verbose=0, return_dict=return_dict)
+
+
+def _unpack_validation(data):
+    if not isinstance(data, (list, tuple)) or len(data) not in (2, 3):
+        raise ValueError("validation_data must be a tuple (x_val, y_val) or "
+                         "(x_val, y_val, sample_weight).")
+    return tuple(data) + (None,) * (3 - len(data))
