@@ -10,6 +10,9 @@ from benchmarks.frameworks import ADAPTERS, PEERS
 from benchmarks.workloads import WORKLOADS, smoke_sized
 
 
+CONTENDED = 0.15  # foreign CPU share above which a cell is flagged with a dagger
+
+
 @dataclasses.dataclass
 class Row:
     workload: str
@@ -90,6 +93,12 @@ def aggregate(runs: list[dict], workloads: list[str], variants: list[str], peak:
     return rows
 
 
+def total_idle_wait(run: dict) -> float:
+    """Seconds a process spent waiting for an idle machine (driver + worker)."""
+    return (run.get("idle_wait_s") or 0.0) + sum(r.get("idle_wait_s") or 0.0
+                                                  for r in run.get("results", []))
+
+
 # ---- rendering ------------------------------------------------------------------------------
 
 def _esc(text: str, limit: int = 90) -> str:
@@ -121,7 +130,8 @@ def _cell(row: Row) -> str:
         else _ms(row.median_ms)
     if row.rounds_ok < row.rounds:
         text += f" [{row.rounds_ok}/{row.rounds} rounds]"
-    return f"**{text}**" if row.fastest_peer else text
+    text = f"**{text}**" if row.fastest_peer else text
+    return text + (" †" if row.foreign_cpu > CONTENDED else "")
 
 
 def _table(header: list[str], align: list[str], lines: list[list[str]]) -> list[str]:
@@ -153,7 +163,9 @@ def render(*, title: str, preface: list[str], rows: dict, workloads: list[str], 
     peers_here = [v for v in variants if v in PEERS]
     md += ["", "## Compact view: median ms (ratio to the fastest peer of the row)", "",
            f"Peers: {', '.join(peers_here) or 'none in this run'}; rnnkit, rnnkit-core and jax-scan "
-           "are not peers (a ratio below 1.00 beats every peer). Bold: the fastest peer.", ""]
+           "are not peers (a ratio below 1.00 beats every peer). Bold: the fastest peer. "
+           f"†: other processes used more than {CONTENDED:.0%} of the machine's CPU during a kept "
+           "timed window of that cell (treat it as noisy).", ""]
     md += _table(["workload"] + variants, ["---"] + ["---:"] * len(variants),
                  [[_label(w, smoke)] + [_cell(rows[(w, v)]) for v in variants] for w in workloads])
 
@@ -198,7 +210,7 @@ def render(*, title: str, preface: list[str], rows: dict, workloads: list[str], 
         proc.append([str(run["round"]), run["framework"], _esc(status, 60), _num(run.get("import_s"), ".2f"),
                      _num(run.get("sentinel_start"), ".0f"), _num(run.get("sentinel_end"), ".0f"),
                      _num(run.get("wall_s") or run.get("driver_wall_s"), ".1f"),
-                     _num(run.get("maxrss_mib"), ".0f"), _num(run.get("idle_wait_s"), ".1f")])
+                     _num(run.get("maxrss_mib"), ".0f"), _num(total_idle_wait(run), ".1f")])
     md += _table(["round", "framework", "status", "import s", "sentinel start", "sentinel end",
                   "process wall s", "max RSS MiB", "idle wait s"],
                  ["---:", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:"], proc)

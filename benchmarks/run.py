@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,16 +61,6 @@ def _worker_env(framework: str) -> dict:
     return env
 
 
-def _wait_for_idle(max_wait_s: float, busy_limit: float = 0.2) -> float:
-    """Waits (up to max_wait_s) until other processes use less than busy_limit of the machine."""
-    start = time.perf_counter()
-    while time.perf_counter() - start < max_wait_s:
-        share = measure.idle_share(0.5)
-        if share is None or share < busy_limit:
-            break
-    return time.perf_counter() - start
-
-
 def _run_worker(args: list[str], framework: str | None, timeout_s: float, tmp: Path, tag: str) -> dict:
     out = tmp / f"{tag}.json"
     cmd = [sys.executable, "-m", "benchmarks.worker", *args, "--out", str(out)]
@@ -108,7 +99,7 @@ def _progress(payload: dict, rounds: int) -> None:
     print(f"[bench] round {payload['round']}/{rounds} {payload['framework']}: {status}{detail}; "
           f"{counts['ok']} ok, {counts['error']} errors, {counts['n/a']} n/a; "
           f"{payload['driver_wall_s']:.1f} s (import {payload.get('import_s', 0):.1f} s, idle wait "
-          f"{payload['idle_wait_s']:.1f} s, sentinel {payload.get('sentinel_start', 0):.0f}/"
+          f"{report.total_idle_wait(payload):.1f} s, sentinel {payload.get('sentinel_start', 0):.0f}/"
           f"{payload.get('sentinel_end', 0):.0f} GFLOP/s)", file=sys.stderr, flush=True)
 
 
@@ -155,9 +146,10 @@ def parse_args(argv=None):
     p.add_argument("--json", help="also write the raw per-process results and aggregated rows here")
     p.add_argument("--title", help="report title")
     p.add_argument("--preface", action="append", default=[], help="paragraph put under the title")
-    p.add_argument("--idle-wait", type=float, default=60.0,
-                   help="before each process, wait up to this many seconds for other processes to "
-                        "use < 20%% of the CPU (default 60; 0 disables)")
+    p.add_argument("--idle-budget", type=float, default=300.0,
+                   help="seconds the whole run may spend waiting for other processes to go quiet "
+                        "(before each process and each timed window), shared evenly between the "
+                        "processes (default 300; 0 disables waiting)")
     p.add_argument("--list", action="store_true", help="list frameworks and workloads, then exit")
     return p.parse_args(argv)
 
@@ -209,12 +201,16 @@ def main(argv=None) -> int:
     peak_start = _run_worker(["--calibrate", "--calibrate-n", str(calib_n)], None, 600, tmp, "peak_start")
 
     runs = []
-    base_args = ["--workloads", ",".join(workloads), "--timing", json.dumps(timing)]
-    base_args += ["--smoke"] if args.smoke else []
+    per_process_idle = 0.0 if args.smoke else args.idle_budget / (rounds * len(active))
 
     def one(rnd: int, fw: str) -> dict:
-        wait = 0.0 if (args.smoke or args.idle_wait <= 0) else _wait_for_idle(args.idle_wait)
-        payload = _run_worker(["--framework", fw, *base_args], fw, timeout_s, tmp, f"r{rnd}_{fw}")
+        wait = measure.wait_for_idle(per_process_idle / 3, 0.2) if per_process_idle > 0 else 0.0
+        worker_timing = dict(timing, idle_budget=max(0.0, per_process_idle - wait))
+        if args.smoke:
+            worker_timing = timing
+        wargs = ["--workloads", ",".join(workloads), "--timing", json.dumps(worker_timing)]
+        wargs += ["--smoke"] if args.smoke else []
+        payload = _run_worker(["--framework", fw, *wargs], fw, timeout_s, tmp, f"r{rnd}_{fw}")
         payload.update(round=rnd, idle_wait_s=wait)
         _progress(payload, rounds)
         return payload
@@ -249,8 +245,9 @@ def main(argv=None) -> int:
         f"{timing_cfg.min_time} s (cap {timing_cfg.max_reps} reps / {timing_cfg.max_time} s), each rep "
         f"timed alone and synced (block_until_ready / .item() / NumPy result); a timed window in "
         f"which other processes used > {timing_cfg.max_foreign_cpu:.0%} of the CPU is re-measured "
-        f"(at most {timing_cfg.max_attempts} windows; the last is kept). Before each process the "
-        f"driver waits up to {args.idle_wait:.0f} s for the machine to be idle.",
+        f"(at most {timing_cfg.max_attempts} windows; the least disturbed is kept). Waiting for an "
+        f"idle machine (before each process, first call and timed window) was capped at "
+        f"{args.idle_budget:.0f} s for the whole run.",
         "Sizes: " + ("SMOKE (tiny, not comparable to anything)" if args.smoke else
                      "as in shared/perf/peer_bench.md (float32, batch-first, RNN(H) -> Dense(1), MSE, SGD lr 0.01)"),
     ]}
@@ -270,6 +267,7 @@ def main(argv=None) -> int:
             "command": command, "smoke": args.smoke, "peak_start": peak_start, "peak_end": peak_end,
             "runs": runs, "notes": notes, "markdown": str(out_md),
             "rows": [vars(r) for r in rows.values()]}, indent=1, default=str))
+    shutil.rmtree(tmp, ignore_errors=True)
     if args.smoke:
         print(md)
     print(f"[bench] done in {total_s / 60:.1f} min; wrote {out_md}", file=sys.stderr, flush=True)

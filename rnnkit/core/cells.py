@@ -48,7 +48,7 @@ def simple_rnn_step(params: SimpleRNNParams, h: Array, x: Array, *,
     """h' = activation(x @ W + b + h @ U); the output is h'."""
     z = _dropped(x, input_mask) @ params.kernel
     if params.bias is not None:
-        z = z + params.bias
+        z = z + params.bias[None, :]
     h_new = activation(z + _dropped(h, recurrent_mask) @ params.recurrent_kernel)
     return h_new, h_new
 
@@ -61,7 +61,7 @@ def lstm_step(params: LSTMParams, state: LSTMState, x: Array, *,
     z = _dropped(x, input_mask) @ params.kernel
     z = z + _dropped(state.h, recurrent_mask) @ params.recurrent_kernel
     if params.bias is not None:
-        z = z + params.bias
+        z = z + params.bias[None, :]
     i, f, g, o = jnp.split(z, 4, axis=-1)
     c = recurrent_activation(f) * state.c + recurrent_activation(i) * activation(g)
     h = recurrent_activation(o) * activation(c)
@@ -85,8 +85,8 @@ def gru_step(params: GRUParams, h: Array, x: Array, *, reset_after: bool = True,
     if reset_after:
         hu = h_in @ params.recurrent_kernel
         if params.bias is not None:
-            xw = xw + params.bias[0]
-            hu = hu + params.bias[1]
+            xw = xw + params.bias[0][None, :]
+            hu = hu + params.bias[1][None, :]
         x_z, x_r, x_h = jnp.split(xw, 3, axis=-1)
         u_z, u_r, u_h = jnp.split(hu, 3, axis=-1)
         z = recurrent_activation(x_z + u_z)
@@ -94,7 +94,7 @@ def gru_step(params: GRUParams, h: Array, x: Array, *, reset_after: bool = True,
         hh = activation(x_h + r * u_h)
     else:
         if params.bias is not None:
-            xw = xw + params.bias
+            xw = xw + params.bias[None, :]
         x_z, x_r, x_h = jnp.split(xw, 3, axis=-1)
         u_zr = h_in @ params.recurrent_kernel[:, : 2 * units]
         z = recurrent_activation(x_z + u_zr[:, :units])
