@@ -296,13 +296,14 @@ def test_clipnorm_is_per_tensor_and_global_clipnorm_is_joint():
         opt = optimizers.SGD(1.0, **clip)
         return opt.apply(grads, opt.init(p), p)[0]
 
-    per = step(clipnorm=1.0)
-    np.testing.assert_allclose(per[0], [-0.6, -0.8], rtol=1e-6)
+    per = step(clipnorm=2.0)  # norm 5 -> 2; norm 0.3 is left alone
+    np.testing.assert_allclose(per[0], [-1.2, -1.6], rtol=1e-6)
     np.testing.assert_allclose(per[1], [0.0, -0.3], rtol=1e-6)
-    joint = step(global_clipnorm=1.0)
-    norm = np.sqrt(25 + 0.09)
-    np.testing.assert_allclose(joint[0], [-3 / norm, -4 / norm], rtol=1e-5)
-    np.testing.assert_allclose(joint[1], [0.0, -0.3 / norm], rtol=1e-5)
+    joint = step(global_clipnorm=2.0)
+    scale = 2.0 / np.sqrt(25 + 0.09)
+    np.testing.assert_allclose(joint[0], [-3 * scale, -4 * scale], rtol=1e-5)
+    np.testing.assert_allclose(joint[1], [0.0, -0.3 * scale], rtol=1e-5)
+    np.testing.assert_allclose(step(global_clipnorm=10.0)[0], [-3.0, -4.0], rtol=1e-6)
     np.testing.assert_allclose(step(clipvalue=0.5)[0], [-0.5, -0.5])
     np.testing.assert_allclose(step(clipnorm=0.0)[0], [-3.0, -4.0])  # <= 0: no clipping
 

@@ -30,7 +30,6 @@ import io
 import json
 import os
 import tempfile
-import warnings
 import zipfile
 import zlib
 
@@ -48,8 +47,9 @@ _WEIGHTS = "weights.npz"
 _OPTIMIZER = "optimizer.npz"
 _TMP_SUFFIX = ".tmp"
 
-_KERAS_HINT = ("Files written by model.save() / model.save_weights() can be loaded; for "
-               "Keras .keras/.h5 files see rnnkit.io (not supported yet).")
+_KERAS_HINT = ("Files written by model.save() can be loaded (and, by load_weights, files "
+               "written by model.save_weights()); for Keras .keras/.h5 files see rnnkit.io "
+               "(not supported yet).")
 
 # Test hook: called as `_entry_hook(entry_name)` after each archive entry is written and
 # flushed (the kill-during-save test makes it sleep).
@@ -112,11 +112,10 @@ def _atomic_write(filepath, write, overwrite=True):
             os.chmod(tmp, 0o666 & ~_umask())
         except OSError:
             pass
-        if not overwrite and os.path.exists(filepath):
-            raise FileExistsError(
-                f"Cannot save to '{filepath}': the file appeared while saving and "
-                "overwrite=False. Pass overwrite=True to replace it.")
-        os.replace(tmp, filepath)
+        if overwrite:
+            os.replace(tmp, filepath)
+        else:
+            _publish_exclusive(tmp, filepath)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -131,6 +130,25 @@ def _atomic_write(filepath, write, overwrite=True):
             os.close(dfd)
     except OSError:
         pass
+
+
+def _publish_exclusive(tmp, filepath):
+    """Moves `tmp` to `filepath` only if nothing is there (atomically where hard links
+    work), for overwrite=False."""
+    try:
+        os.link(tmp, filepath)
+    except FileExistsError:
+        raise FileExistsError(
+            f"Cannot save to '{filepath}': the file appeared while saving and "
+            "overwrite=False. Pass overwrite=True to replace it.") from None
+    except OSError:  # no hard links on this file system
+        if os.path.exists(filepath):
+            raise FileExistsError(
+                f"Cannot save to '{filepath}': the file appeared while saving and "
+                "overwrite=False. Pass overwrite=True to replace it.") from None
+        os.replace(tmp, filepath)
+        return
+    os.unlink(tmp)
 
 
 def _write_zip(f, entries):
@@ -237,6 +255,10 @@ def _split_npz(npz, source):
     return ([(k, npz[k]) for _, k in weights], [(k, npz[k]) for _, k in state])
 
 
+def _short(items, limit=12):
+    return items if len(items) <= limit else items[:limit] + [f"... ({len(items) - limit} more)"]
+
+
 def _assign_weights(model, saved, source):
     """Checks count and shapes of `saved` [(key, array)] against `model.weights`, then
     assigns them all (nothing is assigned if any check fails)."""
@@ -253,8 +275,8 @@ def _assign_weights(model, saved, source):
                 f"Cannot load weights from {source} into model '{model.name}': the model is "
                 "not built yet, so it has no weights. Build it first (start it with "
                 "rnnkit.Input(shape=...), or call it on a batch of data).")
-        model_desc = [f"{v.path} {tuple(v.shape)}" for v in params]
-        file_desc = [f"{k} {tuple(a.shape)}" for k, a in saved]
+        model_desc = _short([f"{v.path} {tuple(v.shape)}" for v in params])
+        file_desc = _short([f"{k} {tuple(a.shape)}" for k, a in saved])
         raise ValueError(
             f"Cannot load weights from {source} into model '{model.name}': the file holds "
             f"{len(saved)} weight arrays but the model has {len(params)}.\n"
@@ -273,12 +295,23 @@ def _assign_weights(model, saved, source):
 
 
 def _assign_state(model, saved):
-    """Restores non-weight state (seed states, stateful RNN states) where it matches."""
+    """Restores non-weight state (dropout seed states, stateful RNN states). Arrays are
+    matched by variable path (k-th occurrence to k-th occurrence) and shape; state the new
+    model does not have yet (e.g. stateful RNN states, created on the first call) is
+    skipped."""
     ids = {id(v) for v in model.weights}
-    state = [v for v in model.variables if id(v) not in ids]
-    for v, (_, arr) in zip(state, saved):
-        if tuple(arr.shape) == tuple(v.shape):
-            v.assign(np.asarray(arr, dtype=v.dtype))
+    by_path: dict[str, list] = {}
+    for v in model.variables:
+        if id(v) not in ids:
+            by_path.setdefault(v.path, []).append(v)
+    seen: dict[str, int] = {}
+    for key, arr in saved:
+        path = key.split("/", 2)[2]
+        k = seen.get(path, 0)
+        seen[path] = k + 1
+        candidates = by_path.get(path, [])
+        if k < len(candidates) and tuple(candidates[k].shape) == tuple(arr.shape):
+            candidates[k].assign(np.asarray(arr, dtype=candidates[k].dtype))
 
 
 # --------------------------------------------------------------------------------------
@@ -345,7 +378,7 @@ def _decode_callable(spec, module, kind, custom_objects):
     if "function" in spec:
         name = spec["function"]
         fn = custom.get(name) or getattr(module, name, None)
-        if fn is None or not callable(fn) or isinstance(fn, type) and name not in custom:
+        if fn is None or not callable(fn):
             raise _missing_custom(kind, name)
         if "name" in spec and hasattr(module, "MeanMetricWrapper"):
             return module.MeanMetricWrapper(fn, name=spec["name"])
@@ -457,6 +490,16 @@ class _Archive:
                 f"archive ({type(err).__name__}: {err}). Restore the file from a backup or "
                 "re-save the model.") from None
 
+    def npz_whole(self):
+        """The whole file as a plain NumPy .npz archive."""
+        try:
+            with np.load(self.path, allow_pickle=False) as npz:
+                return {k: npz[k] for k in npz.files}, list(npz.files)
+        except Exception as err:  # noqa: BLE001
+            raise ValueError(
+                f"'{self.path}' is a corrupted NumPy .npz archive ({type(err).__name__}: "
+                f"{err}). Restore it from a backup or save the weights again.") from None
+
     def close(self):
         if self.zf is not None:
             self.zf.close()
@@ -474,6 +517,7 @@ def _open(filepath, purpose):
     """Opens `filepath` for `purpose` ("model" or "weights") with a clear ValueError for
     every kind of file that cannot be used."""
     path = os.fspath(filepath)
+    expected = "an rnnkit model file" if purpose == "model" else "an rnnkit weights file"
     if not os.path.exists(path):
         raise FileNotFoundError(
             f"No file at '{path}'. Check the path; models are written with "
@@ -525,10 +569,14 @@ def _open(filepath, purpose):
                     isinstance(meta, dict) and "keras_version" in meta)
                 what = ("a Keras .keras file" if keras else
                         f"a zip archive with a {entry} that has no rnnkit format marker")
-                raise ValueError(
-                    f"'{path}' is not an rnnkit model file: it is {what}. " + _KERAS_HINT)
+                raise ValueError(f"'{path}' is not {expected}: it is {what}. " + _KERAS_HINT)
             version = meta.get("format_version")
-            if not isinstance(version, int) or version > FORMAT_VERSION:
+            if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+                raise ValueError(
+                    f"'{path}' is corrupted: its {entry} has the rnnkit format marker but no "
+                    f"valid format_version (found {version!r}). Restore the file from a "
+                    "backup or re-save the model.")
+            if version > FORMAT_VERSION:
                 raise ValueError(
                     f"'{path}' was written by a newer rnnkit (rnnkit "
                     f"{meta.get('rnnkit_version', '?')}, file format version {version}); "
@@ -551,7 +599,7 @@ def _open(filepath, purpose):
             return _Archive(path, "npz", zf, None)
         shown = names[:5] + (["..."] if len(names) > 5 else [])
         raise ValueError(
-            f"'{path}' is not an rnnkit model file: it is a zip archive with no {_CONFIG} "
+            f"'{path}' is not {expected}: it is a zip archive with no {_CONFIG} "
             f"inside (it contains {shown}). " + _KERAS_HINT)
     except BaseException:
         zf.close()
@@ -560,25 +608,8 @@ def _open(filepath, purpose):
 
 def _load_arrays(arch):
     """(weights [(key, array)], state [(key, array)]) from any supported archive."""
-    if arch.kind == "npz":
-        arrays, files = arch.npz_whole()
-    else:
-        arrays, files = arch.npz(_WEIGHTS)
+    arrays, files = arch.npz_whole() if arch.kind == "npz" else arch.npz(_WEIGHTS)
     return _split_npz(_Npz(arrays, files), f"'{arch.path}'")
-
-
-def _npz_whole(self):
-    self.zf.close()
-    try:
-        with np.load(self.path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}, list(npz.files)
-    except Exception as err:  # noqa: BLE001
-        raise ValueError(
-            f"'{self.path}' is a corrupted NumPy .npz archive ({type(err).__name__}: {err}). "
-            "Restore it from a backup or save the weights again.") from None
-
-
-_Archive.npz_whole = _npz_whole
 
 
 # --------------------------------------------------------------------------------------
@@ -667,7 +698,3 @@ def load_weights(model, filepath):
     finally:
         arch.close()
     _assign_weights(model, weights, f"'{arch.path}'")
-
-
-def _warn(msg):
-    warnings.warn(msg, stacklevel=3)

@@ -86,12 +86,14 @@ class Trainer:
                        for fn, t, p, m, w in zip(fns, ys, y_pred, masks, weights))
         return fns(y, y_pred, sample_weight=sample_weight, mask=masks[0])
 
-    def _metric_sums(self, y, y_pred):
-        out = []
-        for m in self._metrics:
-            vals = jnp.asarray(m.fn(y, y_pred), jnp.float32)
-            out.append((jnp.sum(vals), jnp.asarray(vals.size, jnp.float32)))
-        return out
+    def _metric_sums(self, y, y_pred, masks):
+        """(total, count) per metric for one batch; masked outputs count as Keras does."""
+        if isinstance(y_pred, (list, tuple)):
+            y, y_pred, mask = (y[0] if isinstance(y, (list, tuple)) else y), y_pred[0], masks[0]
+        else:
+            mask = masks[0]
+        return [tuple(jnp.asarray(v, jnp.float32) for v in m.batch_stats(y, y_pred, mask=mask))
+                for m in self._metrics]
 
     def _split_values(self):
         variables = self.variables
@@ -122,15 +124,15 @@ class Trainer:
                 loss = self._loss_value(y, y_pred, masks, sample_weight)
                 if extra:
                     loss = loss + sum(jnp.asarray(v, loss.dtype) for v in extra)
-                return loss, (y_pred, new_values)
+                return loss, (y_pred, masks, new_values)
 
-            (loss, (y_pred, new_values)), grads = jax.value_and_grad(
+            (loss, (y_pred, masks, new_values)), grads = jax.value_and_grad(
                 objective, has_aux=True)(tv)
             updates, opt_state = tx.update(grads, opt_state, tv)
             tv = optax.apply_updates(tv, updates)
             tv = [c(v) if c is not None else v for c, v in zip(constraints, tv)]
             ntv = [new_values[i] for i in n_idx]
-            return tv, ntv, opt_state, loss, self._metric_sums(y, y_pred)
+            return tv, ntv, opt_state, loss, self._metric_sums(y, y_pred, masks)
 
         return jax.jit(step, donate_argnums=(0, 1, 2)), t_idx, n_idx
 
@@ -144,7 +146,7 @@ class Trainer:
             loss = self._loss_value(y, y_pred, masks, sample_weight)
             if extra:
                 loss = loss + sum(jnp.asarray(v, loss.dtype) for v in extra)
-            return loss, self._metric_sums(y, y_pred), new_values
+            return loss, self._metric_sums(y, y_pred, masks), new_values
 
         return jax.jit(step)
 
@@ -163,9 +165,7 @@ class Trainer:
             self._maybe_build((jnp.asarray(first[:1]),) if not isinstance(x, (list, tuple))
                               else ([jnp.asarray(v[:1]) for v in x],))
         if getattr(self, "_graph", None) is not None:
-            self._check_inputs(([np.asarray(v[:1]) for v in x]
-                                if isinstance(x, (list, tuple)) else np.asarray(first[:1]),),
-                               {})
+            self._check_input_shapes(self._split_inputs(x))
         if y is not None and self._metrics is None and self.compiled:
             self._metrics = [metrics_mod.get(m, loss=self.loss) for m in self._metric_ids]
         if y is not None and self.compiled:

@@ -1,0 +1,74 @@
+"""Training runs on disk: `model.rnnkit` (the model, via `model.save`, with the optimizer
+state) and `meta.json` (what `rnnkit generate` and `--resume` need: the kind of model, the
+vocabulary or the series' normalization, the hyperparameters, the epochs done, the
+history). Both are written atomically; the model first, then the sidecar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rnnkit.cli._common import CLIError, atomic_write_text, one_line
+
+MODEL_FILE = "model.rnnkit"
+META_FILE = "meta.json"
+META_FORMAT = "rnnkit.run"
+
+
+def run_paths(run_dir):
+    run_dir = Path(run_dir)
+    return run_dir / MODEL_FILE, run_dir / META_FILE
+
+
+def save_run(model, run_dir, meta: dict) -> Path:
+    """Saves the model and its sidecar; returns the model file's path."""
+    model_path, meta_path = run_paths(run_dir)
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(str(model_path))
+    meta = dict(meta, format=META_FORMAT, model_file=MODEL_FILE)
+    atomic_write_text(meta_path, json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+    return model_path
+
+
+def read_meta(run_dir) -> dict:
+    _, meta_path = run_paths(run_dir)
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CLIError(f"no {META_FILE} in {run_dir}: not an `rnnkit train` run directory"
+                       ) from None
+    except (OSError, ValueError) as err:
+        raise CLIError(f"cannot read {meta_path}: {one_line(err)}") from None
+    if meta.get("format") != META_FORMAT:
+        raise CLIError(f"{meta_path} is not an rnnkit run file (format "
+                       f"{meta.get('format')!r})")
+    return meta
+
+
+def resolve_run_dir(path) -> Path:
+    """A run directory from a directory or from the model file inside one."""
+    p = Path(path)
+    if not p.exists():
+        raise CLIError(f"checkpoint not found: {p}")
+    if p.is_file():
+        if not (p.parent / META_FILE).exists():
+            raise CLIError(f"{p} has no {META_FILE} next to it; pass the run directory "
+                           "written by `rnnkit train` (e.g. runs/charlm)")
+        return p.parent
+    return p
+
+
+def load_run(path, compile=True):
+    """(model, meta) from a run directory (or its model file)."""
+    run_dir = resolve_run_dir(path)
+    meta = read_meta(run_dir)
+    model_path, _ = run_paths(run_dir)
+    if not model_path.exists():
+        raise CLIError(f"{run_dir} has {META_FILE} but no {MODEL_FILE}")
+    from rnnkit.models import load_model
+
+    try:
+        model = load_model(str(model_path), compile=compile)
+    except Exception as err:
+        raise CLIError(f"cannot load {model_path}: {one_line(err)}") from None
+    return model, meta
