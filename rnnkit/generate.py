@@ -203,8 +203,10 @@ def _ensure_built(model, plan, x_t):
     if getattr(model, "built", False):
         return
     x = jnp.asarray(x_t)
-    seq = x[:, None] if plan.embedding_first or x.ndim == 1 else x[:, None, :]
-    model(seq)  # builds every layer
+    # any number of time steps: (batch, None) ids or (batch, None, features)
+    shape = (None, None) if plan.embedding_first else (None, None, x.shape[-1])
+    model.build(shape)
+    model.built = True
 
 
 def _prepare_x(plan, x_t):

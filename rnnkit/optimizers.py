@@ -382,7 +382,7 @@ class Optimizer:
         """Dict slot name -> initial fill value; slots are created like the params."""
         return {}
 
-    def _update_leaf(self, g, slots, lr, iterations):
+    def _update_leaf(self, g, slots, lr, iterations, g2=None):
         """One tensor: returns (delta added to w, new slots). `g` is already clipped."""
         raise NotImplementedError
 
@@ -464,7 +464,7 @@ class Optimizer:
             return [jnp.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         return grads
 
-    def _step(self, grads, state, params):
+    def _step(self, grads, state, params, grad_squares=None):
         """Returns (treedef, decays or None, deltas, new_state) for the flat leaves."""
         if self.weight_decay is not None and params is None:
             raise ValueError(
@@ -484,8 +484,13 @@ class Optimizer:
             dtype = p_leaves[i].dtype if p_leaves is not None else g.dtype
             g = g.astype(dtype)
             lr_i = lr.astype(dtype)
-            delta, leaf_slots = self._update_leaf(
-                g, {k: v[i] for k, v in slot_leaves.items()}, lr_i, iterations)
+            slots_i = {k: v[i] for k, v in slot_leaves.items()}
+            g2 = None if grad_squares is None else grad_squares[i]
+            if g2 is None:
+                delta, leaf_slots = self._update_leaf(g, slots_i, lr_i, iterations)
+            else:  # per-occurrence squares of an embedding gradient (rnnkit.core.sparse)
+                delta, leaf_slots = self._update_leaf(g, slots_i, lr_i, iterations,
+                                                      g2=g2.astype(dtype))
             deltas.append(delta)
             for k, v in leaf_slots.items():
                 new_slots[k].append(v)
@@ -501,10 +506,14 @@ class Optimizer:
         )
         return treedef, (decays if self.weight_decay is not None else None), deltas, new_state
 
-    def update(self, grads, state, params=None):
+    def update(self, grads, state, params=None, grad_squares=None):
         """optax-style update: returns `(updates, new_state)`; `params + updates` is the
-        Keras result. `params` is required when `weight_decay` is set."""
-        treedef, decays, deltas, new_state = self._step(grads, state, params)
+        Keras result. `params` is required when `weight_decay` is set.
+
+        `grad_squares`: optional flat list (one entry per gradient leaf, None = square the
+        gradient) of per-occurrence gradient squares, for embedding tables trained as
+        Keras on TensorFlow does (see `rnnkit.core.sparse`)."""
+        treedef, decays, deltas, new_state = self._step(grads, state, params, grad_squares)
         if decays is not None:
             deltas = [d - wd for d, wd in zip(deltas, decays)]
         return treedef.unflatten(deltas), new_state
@@ -651,7 +660,7 @@ class SGD(Optimizer):
     def _slot_specs(self):
         return {"momentum": 0.0} if self.momentum != 0 else {}
 
-    def _update_leaf(self, g, slots, lr, iterations):
+    def _update_leaf(self, g, slots, lr, iterations, g2=None):
         if self.momentum == 0:
             return -(g * lr), slots
         mom = jnp.asarray(self.momentum, g.dtype)
@@ -693,14 +702,15 @@ class Adam(Optimizer):
             specs["velocity_hat"] = 0.0
         return specs
 
-    def _update_leaf(self, g, slots, lr, iterations):
+    def _update_leaf(self, g, slots, lr, iterations, g2=None):
         dtype = g.dtype
         t = (iterations + 1).astype(dtype)
         beta_1_power = jnp.power(jnp.asarray(self.beta_1, dtype), t)
         beta_2_power = jnp.power(jnp.asarray(self.beta_2, dtype), t)
         alpha = lr * jnp.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         m = slots["momentum"] + (g - slots["momentum"]) * (1 - self.beta_1)
-        v = slots["velocity"] + (jnp.square(g) - slots["velocity"]) * (1 - self.beta_2)
+        v = slots["velocity"] + ((jnp.square(g) if g2 is None else g2) - slots["velocity"]) * (
+            1 - self.beta_2)
         new_slots = {"momentum": m, "velocity": v}
         if self.amsgrad:
             v = jnp.maximum(slots["velocity_hat"], v)
@@ -758,9 +768,9 @@ class RMSprop(Optimizer):
             specs["average_gradient"] = 0.0
         return specs
 
-    def _update_leaf(self, g, slots, lr, iterations):
+    def _update_leaf(self, g, slots, lr, iterations, g2=None):
         rho = self.rho
-        v = rho * slots["velocity"] + (1 - rho) * jnp.square(g)
+        v = rho * slots["velocity"] + (1 - rho) * (jnp.square(g) if g2 is None else g2)
         new_slots = {"velocity": v}
         if self.centered:
             mg = rho * slots["average_gradient"] + (1 - rho) * g
@@ -799,8 +809,8 @@ class Adagrad(Optimizer):
     def _slot_specs(self):
         return {"accumulator": self.initial_accumulator_value}
 
-    def _update_leaf(self, g, slots, lr, iterations):
-        acc = slots["accumulator"] + jnp.square(g)
+    def _update_leaf(self, g, slots, lr, iterations, g2=None):
+        acc = slots["accumulator"] + (jnp.square(g) if g2 is None else g2)
         delta = -((lr * g) / jnp.sqrt(acc + self.epsilon))
         return delta, {"accumulator": acc}
 

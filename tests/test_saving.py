@@ -116,14 +116,9 @@ def test_save_load_round_trip(build, tmp_path):
         np.testing.assert_array_equal(w1, w2)
     _assert_same_predictions(model, loaded, x)
     # The rebuilt model describes itself exactly as the original does.
-    if build is not bidirectional_lstm:  # see test_bidirectional_config_is_stable
-        assert loaded.get_config() == model.get_config()
+    assert loaded.get_config() == model.get_config()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rnnkit/layers/bidirectional.py: __init__ names the copy 'forward_' + layer.name, and "
-    "get_config() stores that copy, so from_config() yields 'forward_forward_lstm' (Keras "
-    "strips an existing 'forward_'/'backward_' prefix first)."))
 def test_bidirectional_config_is_stable():
     layer = L.Bidirectional(L.LSTM(4))
     clone = L.Bidirectional.from_config(json.loads(json.dumps(layer.get_config())))

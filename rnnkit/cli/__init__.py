@@ -2,7 +2,7 @@
 
     rnnkit tour                                    # the tutorials' examples, run and explained
     rnnkit explain "LSTM(64, return_sequences=True)" --input 1,3,5
-    rnnkit train                                   # char-level LSTM on Python's own sources
+    rnnkit train                                   # char-level GRU on Python's own sources
     rnnkit generate runs/charlm --prompt "def " --length 200
 
 `main(argv)` returns the exit code (0 ok, 2 bad input, 130 interrupted) instead of exiting,
@@ -24,7 +24,7 @@ _EPILOG = """examples:
   rnnkit tour
   rnnkit explain "LSTM(64, return_sequences=True)" --input 1,3,5
   rnnkit explain "Bidirectional(GRU(32))" --json
-  rnnkit train                      # ~3 minutes on 2 CPU cores
+  rnnkit train                      # a few minutes on 2 CPU cores
   rnnkit train --text book.txt --epochs 10
   rnnkit train --csv prices.csv --column close --window 30
   rnnkit generate runs/charlm --prompt "def " --length 200
@@ -104,20 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--window", type=_positive_int, help="past values per prediction "
                      "(with --csv; default 24)")
     src.add_argument("--max-chars", type=_positive_int, metavar="N",
-                     help="use at most N characters of text (default 300000)")
+                     help="use at most N characters of text (default 600000)")
     m = t.add_argument_group("model and training")
     m.add_argument("--cell", choices=("lstm", "gru", "simple_rnn"), help="recurrent layer "
-                   "(default lstm)")
+                   "(default gru for text, lstm for a series)")
     m.add_argument("--units", type=_positive_int, help="units per recurrent layer "
                    "(default 256 for text, 32 for a series)")
     m.add_argument("--layers", type=_positive_int, help="stacked recurrent layers "
                    "(default 1)")
     m.add_argument("--embed", type=_positive_int, help="embedding size (text; default 48)")
     m.add_argument("--seq-len", type=_positive_int, help="characters per training window "
-                   "(default 100)")
+                   "(default 64)")
     m.add_argument("--epochs", type=_positive_int, help="total epochs (default 4 for text, "
                    "30 for a series); with --resume, training continues up to this number")
-    m.add_argument("--batch-size", type=_positive_int, help="default 64 (text), 32 (series)")
+    m.add_argument("--batch-size", type=_positive_int, help="default 32")
     m.add_argument("--lr", type=_positive_float, help="Adam learning rate (default 0.003)")
     m.add_argument("--val-fraction", type=float, default=None,
                    help="fraction held out for validation (default 0.1 text, 0.2 series)")

@@ -36,9 +36,10 @@ class Bidirectional(Layer):
                 f"Bidirectional merge_mode must be one of 'concat', 'sum', 'mul', 'ave' or "
                 f"None. Received: merge_mode={merge_mode!r}.")
         super().__init__(**kwargs)
-        self.forward_layer = _copy_layer(layer, name="forward_" + layer.name)
+        base = layer.name.removeprefix("forward_").removeprefix("backward_")
+        self.forward_layer = _copy_layer(layer, name="forward_" + base)
         if backward_layer is None:
-            self.backward_layer = _copy_layer(layer, name="backward_" + layer.name,
+            self.backward_layer = _copy_layer(layer, name="backward_" + base,
                                               go_backwards=not layer.go_backwards)
         else:
             if not isinstance(backward_layer, RNN):

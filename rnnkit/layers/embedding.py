@@ -7,6 +7,8 @@ import warnings
 import jax
 import jax.numpy as jnp
 
+from rnnkit.core import sparse
+
 from rnnkit import constraints, initializers, regularizers
 from rnnkit.layers.core import (_dtype_of, _ser, _shape, _spec, check_positive_int,
                                 check_unsupported)
@@ -63,6 +65,7 @@ class Embedding(Layer):
                 initializer=self.embeddings_initializer,
                 regularizer=self.embeddings_regularizer,
                 constraint=self.embeddings_constraint, name="embeddings")
+        self.embeddings.sparse_gradient = True  # see rnnkit.core.sparse
         self.built = True
 
     def _check_inputs(self, args, kwargs):
@@ -85,7 +88,11 @@ class Embedding(Layer):
     def call(self, inputs):
         if str(inputs.dtype) not in ("int32", "int64"):
             inputs = inputs.astype("int32")
-        outputs = jnp.take(self.embeddings.value, inputs, axis=0)
+        ghost = sparse.ghost_for(self.embeddings)
+        if ghost is None:
+            outputs = jnp.take(self.embeddings.value, inputs, axis=0)
+        else:  # inside a train step: also report per-occurrence gradient squares
+            outputs = sparse.take_rows(self.embeddings.value, ghost, inputs)
         return outputs.astype(self.dtype)
 
     def compute_mask(self, inputs, mask=None):

@@ -469,12 +469,33 @@ class Layer:
         return outputs
 
     def compute_output_spec(self, *args, **kwargs):
-        """Output shapes for symbolic inputs, by tracing `call` without computing it."""
+        """Output shapes for symbolic inputs, by tracing `call` without computing it.
 
+        Unknown sizes (None) are traced twice with different stand-in sizes; an output size
+        that changes between the two traces depends on them and is reported as None.
+        """
+        symbolic_leaves = [t for t in symbolic.tree_leaves((args, kwargs))
+                           if symbolic.is_symbolic(t)]
+        has_unknown = any(d is None for t in symbolic_leaves for d in t.shape)
+        first = self._eval_output_shapes(args, kwargs, _BATCH_SENTINEL, _DIM_SENTINEL)
+        if not has_unknown:
+            return first
+        second = self._eval_output_shapes(args, kwargs, _BATCH_SENTINEL + 8,
+                                          _DIM_SENTINEL + 14)
+
+        def merge(a, b):
+            shape = tuple(da if da == db else None for da, db in zip(a.shape, b.shape))
+            if None in shape:
+                return _Spec(shape, a.dtype)
+            return jax.ShapeDtypeStruct(shape, a.dtype)
+
+        return jax.tree_util.tree_map(merge, first, second)
+
+    def _eval_output_shapes(self, args, kwargs, batch_size, dim_size):
         def to_struct(t):
             if not symbolic.is_symbolic(t):
                 return t
-            shape = tuple((_BATCH_SENTINEL if i == 0 else _DIM_SENTINEL) if d is None else d
+            shape = tuple((batch_size if i == 0 else dim_size) if d is None else d
                           for i, d in enumerate(t.shape))
             return jax.ShapeDtypeStruct(shape, t.dtype)
 
@@ -495,15 +516,7 @@ class Layer:
             with scope, _Tracing(kw.get("training")):
                 return self.call(*a, **kw)
 
-        out = jax.eval_shape(run, values, arrays)
-
-        def back(s):
-            shape = tuple(None if (i == 0 and d == _BATCH_SENTINEL) or d == _DIM_SENTINEL
-                          else d for i, d in enumerate(s.shape))
-            return jax.ShapeDtypeStruct(shape, s.dtype) if None not in shape else _Spec(
-                shape, s.dtype)
-
-        return jax.tree_util.tree_map(back, out)
+        return jax.eval_shape(run, values, arrays)
 
     # --- config ---------------------------------------------------------------------
     def get_config(self):

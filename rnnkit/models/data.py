@@ -19,12 +19,16 @@ def _as_array(v, what):
 
 
 def to_host(v):
+    if isinstance(v, dict):
+        return {k: np.asarray(a) for k, a in v.items()}
     if isinstance(v, (list, tuple)):
         return [np.asarray(a) for a in v]
     return None if v is None else np.asarray(v)
 
 
 def _length(v):
+    if isinstance(v, dict):
+        return len(next(iter(v.values())))
     return len(v[0]) if isinstance(v, list) else len(v)
 
 
@@ -32,7 +36,12 @@ def check_fit_data(x, y, sample_weight, where):
     """Arrays for x (an array or a list of arrays), y and sample_weight, same length."""
     if x is None:
         raise ValueError(f"{where}() needs input data `x`.")
-    x = [np.asarray(a) for a in x] if isinstance(x, (list, tuple)) and len(x) and hasattr(
+    if isinstance(x, dict):
+        x = {k: np.asarray(v) for k, v in x.items()}
+        if len({len(v) for v in x.values()}) > 1:
+            raise ValueError(f"{where}(): all inputs must have the same number of samples; "
+                             f"received { {k: len(v) for k, v in x.items()} }.")
+    x = x if isinstance(x, dict) else [np.asarray(a) for a in x] if isinstance(x, (list, tuple)) and len(x) and hasattr(
         x[0], "shape") else _as_array(x, "x")
     if isinstance(x, np.ndarray) and x.dtype == object:
         raise ValueError(f"{where}(): x could not be turned into one numeric array (ragged "
@@ -47,7 +56,7 @@ def check_fit_data(x, y, sample_weight, where):
         if len(lengths) != 1:
             raise ValueError(f"{where}(): all inputs must have the same number of samples; "
                              f"received {[len(a) for a in x]}.")
-    if x is not None and np.ndim(x[0] if isinstance(x, list) else x) == 0:
+    if not isinstance(x, dict) and np.ndim(x[0] if isinstance(x, list) else x) == 0:
         raise ValueError(f"{where}(): x must have a batch axis; received a scalar.")
     if y is not None and where != "predict":
         nx, ny = _length(x), _length(y)
@@ -64,6 +73,8 @@ def check_fit_data(x, y, sample_weight, where):
 def _take(v, idx):
     if v is None:
         return None
+    if isinstance(v, dict):
+        return {k: a[idx] for k, a in v.items()}
     if isinstance(v, list):
         return [a[idx] for a in v]
     return v[idx]

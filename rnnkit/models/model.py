@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rnnkit import symbolic
 from rnnkit.layers.input_layer import InputLayer
-from rnnkit.layers.layer import Layer
+from rnnkit.layers.layer import Layer, in_trace
 from rnnkit.models.functional import FunctionalMixin
 from rnnkit.models.summary import print_summary
 from rnnkit.models.training import Trainer
@@ -65,14 +65,23 @@ class Model(Trainer, FunctionalMixin, Layer):
             self._check_input_shapes(self._split_inputs(args[0]))
 
     def _maybe_build(self, args):
-        if not self.built:
-            self.build(args[0].shape if hasattr(args[0], "shape") else None)
+        if self.built:
+            return
+        if self._graph is None and not in_trace():
+            # A subclassed model: run call once, eagerly, on one row of the data, so its
+            # layers create their weights outside any trace.
+            import jax
+
+            sample = jax.tree_util.tree_map(lambda a: a[:1], args[0])
+            self.call(sample, **({"training": False} if "training" in self._call_params()[0]
+                                 else {}))
+        self.built = True
 
     def build(self, input_shape):
         if self._graph is None and input_shape is not None:
-            # A subclassed model: trace call once with symbolic inputs so layers build.
-            inp = symbolic.KerasTensor((None,) + tuple(input_shape[1:]))
-            self.compute_output_spec(inp)
+            import jax.numpy as jnp
+
+            self._maybe_build((jnp.zeros((1,) + tuple(input_shape[1:]), self.dtype),))
         self.built = True
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,

@@ -17,6 +17,7 @@ import optax
 from rnnkit import losses as losses_mod
 from rnnkit import metrics as metrics_mod
 from rnnkit import optimizers as optimizers_mod
+from rnnkit.core import sparse
 from rnnkit.layers.layer import _Tracing
 from rnnkit.models import callbacks as callbacks_mod
 from rnnkit.models.data import batches, check_fit_data, split_validation, to_host
@@ -105,7 +106,10 @@ class Trainer:
     def _make_train_step(self):
         variables, t_idx, n_idx = self._split_values()
         constraints = [variables[i].constraint for i in t_idx]
-        tx = self.optimizer.transformation()
+        optimizer = self.optimizer
+        # Embedding tables: per-occurrence gradient squares, as Keras on TF (core/sparse.py)
+        sparse_k = [k for k, i in enumerate(t_idx)
+                    if getattr(variables[i], "sparse_gradient", False)]
 
         def merge(tv, ntv):
             values = [None] * len(variables)
@@ -118,17 +122,26 @@ class Trainer:
         def step(tv, ntv, opt_state, x, y, sample_weight):
             self._train_trace_count += 1
 
-            def objective(tv):
-                y_pred, masks, new_values, extra = self._forward(
-                    variables, merge(tv, ntv), x, True)
+            def objective(tv, ghost_values):
+                ghost_map = {id(variables[t_idx[k]]): g
+                             for k, g in zip(sparse_k, ghost_values)}
+                with sparse.ghosts(ghost_map):
+                    y_pred, masks, new_values, extra = self._forward(
+                        variables, merge(tv, ntv), x, True)
                 loss = self._loss_value(y, y_pred, masks, sample_weight)
                 if extra:
                     loss = loss + sum(jnp.asarray(v, loss.dtype) for v in extra)
                 return loss, (y_pred, masks, new_values)
 
-            (loss, (y_pred, masks, new_values)), grads = jax.value_and_grad(
-                objective, has_aux=True)(tv)
-            updates, opt_state = tx.update(grads, opt_state, tv)
+            ghost_values = [jnp.zeros_like(tv[k]) for k in sparse_k]
+            (loss, (y_pred, masks, new_values)), (grads, ghost_grads) = jax.value_and_grad(
+                objective, argnums=(0, 1), has_aux=True)(tv, ghost_values)
+            squares = None
+            if sparse_k:
+                squares = [None] * len(tv)
+                for k, g2 in zip(sparse_k, ghost_grads):
+                    squares[k] = g2
+            updates, opt_state = optimizer.update(grads, opt_state, tv, grad_squares=squares)
             tv = optax.apply_updates(tv, updates)
             tv = [c(v) if c is not None else v for c, v in zip(constraints, tv)]
             ntv = [new_values[i] for i in n_idx]
