@@ -1243,7 +1243,8 @@ def _rich_renderable(d):
             f = r.get("formula", "")
             if f and "shape_formula" in r:
                 f = f"{r['shape_formula']} -> {f}"
-            table.add_row(r["path"], _shape_txt(r["shape"]), f"{r['params']:,}", f)
+            table.add_row(Text(r["path"]), Text(_shape_txt(r["shape"])),
+                          Text(f"{r['params']:,}"), Text(f))
         parts.append(table)
         line = Text(_param_line(d), style="bold green" if d.get("formula_matches", True)
                     else "bold red")
@@ -1255,10 +1256,10 @@ def _rich_renderable(d):
         shapes.add_column()
         shapes.add_column(style="magenta")
         for o in d.get("outputs", []):
-            shapes.add_row(o["name"], _shape_txt(o["shape"]))
+            shapes.add_row(Text(o["name"]), Text(_shape_txt(o["shape"])))
         if d.get("states") and not d.get("states_returned"):
-            shapes.add_row("final states (not returned)", ", ".join(
-                f"{s['name']} {_shape_txt(s['shape'])}" for s in d["states"]))
+            shapes.add_row(Text("final states (not returned)"), Text(", ".join(
+                f"{s['name']} {_shape_txt(s['shape'])}" for s in d["states"])))
         parts.append(Text("shapes for this call", style="bold"))
         parts.append(shapes)
         if d.get("arguments"):
@@ -1266,12 +1267,12 @@ def _rich_renderable(d):
             args.add_column(style="yellow", no_wrap=True)
             args.add_column()
             for a in d["arguments"]:
-                args.add_row(f"{a['name']}={a['value']}", a["effect"])
+                args.add_row(Text(f"{a['name']}={a['value']}"), Text(a["effect"]))
             parts.append(Text("arguments set", style="bold"))
             parts.append(args)
         for n in d.get("notes", []):
             parts.append(Text(f"note: {n}", style="dim"))
-        return Panel(Group(*parts), title=_layer_title(d), title_align="left")
+        return Panel(Group(*parts), title=Text(_layer_title(d)), title_align="left")
 
     if d["kind"] == "model":
         head = Text(f"{d['class_name']} model '{d['name']}'" +

@@ -310,8 +310,6 @@ def run_rnn(step, params, x, h0, mask=None, go_backwards=False,
 # layer-level conveniences (return Keras' output structure)
 # --------------------------------------------------------------------------
 
-_LAYER_FLAGS = ("return_sequences", "return_state", "go_backwards",
-                "zero_output_for_mask")
 _IGNORED = ("units", "dropout", "recurrent_dropout", "unroll", "stateful",
             "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
             "name", "seed", "implementation", "use_cudnn")

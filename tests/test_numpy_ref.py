@@ -8,8 +8,6 @@ data (so the statements are evidence, not assumptions).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -332,4 +330,3 @@ def test_structure_helper_rejects_mismatch():
         assert_structure_close([np.zeros((2, 3)), np.zeros((2, 3))], e)
     with pytest.raises(AssertionError, match="expected a single array"):
         assert_structure_close([np.zeros(1)], np.zeros(1))
-    json.dumps(golden.list_cases())  # plain data

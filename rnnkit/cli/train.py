@@ -45,6 +45,11 @@ def _check_args(args, kind):
         for flag, value in (("--column", args.column), ("--window", args.window)):
             if value is not None:
                 raise CLIError(f"{flag} only applies with --csv FILE")
+    for f in (args.text or []) + ([args.csv] if args.csv else []):
+        if not Path(f).exists():
+            raise CLIError(f"file not found: {f}")
+        if Path(f).is_dir():
+            raise CLIError(f"{f} is a directory; pass a file")
     if args.val_fraction is not None and not 0 < args.val_fraction < 0.9:
         raise CLIError(f"--val-fraction must be between 0 and 0.9; received "
                        f"{args.val_fraction}")
@@ -119,6 +124,8 @@ def _describe(model, cfg, kind):
 # ------------------------------------------------------------------------------------------
 class _RunState:
     def __init__(self, meta, run_dir, steps, epochs):
+        meta.setdefault("epochs_done", 0)
+        meta.setdefault("history", {"loss": [], "val_loss": []})
         self.meta = meta
         self.run_dir = Path(run_dir)
         self.steps = steps

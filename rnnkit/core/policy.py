@@ -1,0 +1,85 @@
+"""Every performance choice of the recurrent kernels, in ONE place, chosen by shape and mode.
+
+`plan(kind, batch, timesteps, input_dim, units, ...)` returns a `Plan` read by
+`rnnkit.core.fused`. Each rule below names the measurement that justified it (2-vCPU
+Zen4 / Sapphire-Rapids-class VM, jax 0.10.2, XLA:CPU; full tables in
+benchmarks/PERF_NOTES.md and shared/perf/xla_cpu_notes.md). None of the choices changes a
+result beyond float32 rounding, except `compute_dtype="bfloat16"` (opt-in policy).
+
+Rules:
+
+1. x_t @ W stays inside the time step (never hoisted into one (T*B, D) GEMM before the
+   loop): hoisting was slower in 9 of 10 measured workloads on XLA:CPU (LSTM long 66 vs
+   30 ms). Weight gradients, by contrast, ARE single GEMMs after the reverse loop (the
+   custom VJP in fused.py).
+2. Inference unroll: `lax.scan(unroll=8)` when the per-step matmul is wide
+   (batch * gates*units >= 8192, e.g. B64 H256 LSTM: 33 -> 25 ms), unroll=1 otherwise
+   (B16 T1000 H128: u8 33.5 vs u1 29.9 ms; B1: u8 0.21 vs u1 0.18 ms).
+3. Training: the forward of the custom VJP uses unroll 1 and the backward loop unroll 2
+   (custom_vjp u1/u2/u4 = 125.9/118.7/132.3 ms on LSTM train B64). The autodiff of an
+   unrolled scan is ~2x slower, which is why the primal (inference) and the
+   differentiated forward are planned separately.
+4. Concatenated matmul [x_t, h] @ [[W], [U]] (one dot per step instead of two) at small
+   batch (B <= 8): LSTM B1 0.144 vs 0.180 ms; neutral or worse at B64.
+5. Batch split over CPU devices (opt-in `rnnkit.config.set_cpu_devices`): only when the
+   batch divides evenly and each part keeps >= 4 rows (the per-step exchange of a B1 split
+   costs more than it saves).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rnnkit import config
+
+GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+
+# Thresholds (see the rules above).
+WIDE_STEP = 8192  # batch * gates * units from which inference unroll=8 pays off
+INFER_UNROLL_WIDE = 8
+TRAIN_FWD_UNROLL = 1
+TRAIN_BWD_UNROLL = 2
+CONCAT_MAX_BATCH = 8
+SPLIT_MIN_ROWS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    infer_unroll: int = 1  # lax.scan unroll of the primal (inference) loop
+    fwd_unroll: int = 1  # unroll of the forward loop when differentiated
+    bwd_unroll: int = 2  # unroll of the reverse (gradient) loop
+    concat: bool = False  # one [x_t, h] @ [[W], [U]] dot per inference step
+    devices: int = 1  # split the batch over this many CPU devices (1 = no split)
+    compute_dtype: str = "float32"  # matmul input dtype ("bfloat16": f32 accumulation)
+
+
+def plan(kind: str, batch: int, timesteps: int, input_dim: int, units: int, *,
+         user_unroll=None, compute_dtype: str = "float32") -> Plan:
+    """The plan for one recurrent layer call.
+
+    Args:
+        kind: "simple_rnn" | "lstm" | "gru" | "gru_v1" (reset_after=False).
+        user_unroll: the layer's own `unroll` argument when the user set one (an int or
+            True); it then overrides the unroll choice of both forward loops.
+    """
+    gates = GATES["gru" if kind == "gru_v1" else kind]
+    devices = _split(batch)
+    rows = batch // devices
+    wide = rows * gates * units >= WIDE_STEP
+    infer_unroll = INFER_UNROLL_WIDE if wide else 1
+    fwd_unroll = TRAIN_FWD_UNROLL
+    if user_unroll not in (None, False):
+        u = max(int(timesteps), 1) if user_unroll is True else int(user_unroll)
+        infer_unroll = fwd_unroll = u
+    return Plan(infer_unroll=min(infer_unroll, max(timesteps, 1)),
+                fwd_unroll=min(fwd_unroll, max(timesteps, 1)),
+                bwd_unroll=min(TRAIN_BWD_UNROLL, max(timesteps, 1)),
+                concat=rows <= CONCAT_MAX_BATCH,
+                devices=devices, compute_dtype=compute_dtype)
+
+
+def _split(batch: int) -> int:
+    n = config.cpu_devices()
+    if n <= 1 or batch % n or batch // n < SPLIT_MIN_ROWS:
+        return 1
+    return n
