@@ -23,6 +23,19 @@ from rnnkit.layers import (GRU, LSTM, RNN, Bidirectional, Dense, Embedding, GRUC
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="module", autouse=True)
+def tour_process():
+    """`rnnkit tour` as a real command, started when this module's tests start so that it
+    runs alongside them (it is compile-bound and single-threaded); checked at the end."""
+    proc = subprocess.Popen([sys.executable, "-m", "rnnkit.cli", "tour", "--plain"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO)
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
 def run_cli(capsys, *argv):
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -293,11 +306,11 @@ def test_generate_bad_checkpoint(capsys, tmp_path):
 # ------------------------------------------------------------------------------------------
 # tour and docs
 # ------------------------------------------------------------------------------------------
-def test_tour_runs_every_section(capsys):
+def test_tour_runs_every_section(capsys, tour_process):
     from rnnkit.cli.tour import SECTIONS
 
-    code, out, err = run_cli(capsys, "tour", "--plain")
-    assert code == 0, err
+    out, err = tour_process.communicate(timeout=600)
+    assert tour_process.returncode == 0, err
     assert f"{len(SECTIONS)}/{len(SECTIONS)} sections ran" in out
     assert "Shape of rnn_layer: (1, 3, 64)" in out
     assert "Shape of bidirectional_rnn: (1, 3, 128)" in out
@@ -308,6 +321,7 @@ def test_tour_runs_every_section(capsys):
     assert "project the input to `units` first" in out
     assert "equals the full call: True" in out
     assert "last output == final state: True" in out
+    assert "FAILED" not in out
     code, out, _ = run_cli(capsys, "tour", "--list")
     assert code == 0 and "custom_cell" in out
     code, _, err = run_cli(capsys, "tour", "--only", "nope")

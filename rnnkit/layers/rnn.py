@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from rnnkit import config
 from rnnkit.core.scan import scan_rnn
 from rnnkit.layers.layer import Layer, in_trace
 from rnnkit.layers.stacked import StackedRNNCells, cell_step, check_cell, flat_sizes
@@ -12,6 +13,22 @@ from rnnkit.layers.stacked import StackedRNNCells, cell_step, check_cell, flat_s
 
 def _shape(x):
     return tuple(getattr(x, "shape", ()))
+
+
+_FUSED_METHODS = ("rnn_step", "call", "dropout_masks", "_core_params", "fused_sequence",
+                  "_fused_activations")
+
+
+def _fusable_cell(cell) -> bool:
+    """A built-in cell (or a subclass that overrides none of its step methods)."""
+    from rnnkit.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
+
+    cls = type(cell)
+    for base in (LSTMCell, GRUCell, SimpleRNNCell):
+        if issubclass(cls, base):
+            return cls is base or all(getattr(cls, n) is getattr(base, n)
+                                      for n in _FUSED_METHODS)
+    return False
 
 
 class RNN(Layer):
@@ -218,20 +235,29 @@ class RNN(Layer):
             flat = [v.value for v in self._state_vars]
         else:
             flat = self._flat(self.get_initial_state(batch))
-        step = cell_step(self.cell, batch, sequences.shape[-1], training, constants)
-        nested = self._nest(flat)
-
-        def scan_step(states, x_t):
-            y, new_states = step(x_t, states)
-            return new_states, y
-
         if mask is not None and self.time_major:
             mask = jnp.swapaxes(mask, 0, 1)
-        last, seq, final = scan_rnn(
-            scan_step, nested, sequences, mask=mask, reverse=self.go_backwards,
-            unroll=self.unroll, time_major=self.time_major,
-            zero_output_for_mask=self.zero_output_for_mask,
-            return_sequences=self.return_sequences)
+        if self._use_fused(sequences, constants):
+            # one fused kernel with a custom VJP (rnnkit.core.fused); same values as below
+            last, seq, final = self.cell.fused_sequence(
+                sequences, flat, mask=mask, training=training,
+                go_backwards=self.go_backwards, time_major=self.time_major,
+                zero_output_for_mask=self.zero_output_for_mask,
+                return_sequences=self.return_sequences, unroll=self.unroll,
+                compute_dtype=self._compute_dtype())
+        else:
+            step = cell_step(self.cell, batch, sequences.shape[-1], training, constants)
+            nested = self._nest(flat)
+
+            def scan_step(states, x_t):
+                y, new_states = step(x_t, states)
+                return new_states, y
+
+            last, seq, final = scan_rnn(
+                scan_step, nested, sequences, mask=mask, reverse=self.go_backwards,
+                unroll=self.unroll, time_major=self.time_major,
+                zero_output_for_mask=self.zero_output_for_mask,
+                return_sequences=self.return_sequences)
         if self.stateful:
             for var, value in zip(self._state_vars, self._flat(final)):
                 var.assign(value)
@@ -239,6 +265,20 @@ class RNN(Layer):
         if self.return_state:
             return [output] + list(final)
         return output
+
+    # --- fast-path dispatch ------------------------------------------------------------
+    def _use_fused(self, sequences, constants):
+        """True when the fused kernel of a built-in cell computes exactly this call."""
+        if constants is not None or not config.fast_paths_enabled():
+            return False
+        if not _fusable_cell(self.cell):
+            return False
+        return (self.dtype == "float32" and sequences.dtype == jnp.float32
+                and self.cell.kernel.dtype == jnp.float32)
+
+    def _compute_dtype(self):
+        policy = getattr(self, "_dtype_policy", None) or config.dtype_policy()
+        return "bfloat16" if policy == "mixed_bfloat16" else "float32"
 
     # --- one step at a time ------------------------------------------------------------
     def step(self, inputs, states=None, training=False):

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from rnnkit import activations, constraints, initializers, regularizers
 from rnnkit import random as rk_random
 from rnnkit.core import cells as core
+from rnnkit.core import fused, policy
 from rnnkit.layers.layer import Layer
 
 
@@ -140,6 +141,45 @@ class DropoutRNNCell(Layer):
         """A function `(x_t, states: list) -> (y_t, new_states: list)` for one sequence."""
         raise NotImplementedError
 
+    # --- fused whole-sequence kernel (rnnkit.core.fused) ------------------------------------
+    _fused_kind = None  # "simple_rnn" | "lstm" | "gru" | "gru_v1" on the built-in cells
+
+    def _core_params(self):
+        raise NotImplementedError
+
+    def _fused_activations(self):
+        ract = getattr(self, "recurrent_activation", None)
+        return (fused.Act(self.activation), None if ract is None else fused.Act(ract))
+
+    def fused_sequence(self, sequences, states, *, mask=None, training=None,
+                       go_backwards=False, time_major=False, zero_output_for_mask=False,
+                       return_sequences=False, unroll=False, compute_dtype="float32"):
+        """The whole recurrence of this cell over `sequences` in one fused kernel.
+
+        Same values as running `rnn_step` under `rnnkit.core.scan.scan_rnn` (and the same
+        dropout masks: they are drawn here, once per sequence, exactly as `rnn_step` does),
+        with a custom VJP that saves the gates and computes the weight gradients as single
+        GEMMs after the reverse loop. `mask` is (T, B) when `time_major`, else (B, T).
+
+        Returns `(last_output, outputs or None, new_states: list)`.
+        """
+        kind = self._fused_kind
+        t_axis, b_axis = (0, 1) if time_major else (1, 0)
+        batch, steps, input_dim = (sequences.shape[b_axis], sequences.shape[t_axis],
+                                   sequences.shape[-1])
+        in_mask, rec_mask = self.dropout_masks(batch, input_dim, training)
+        act, ract = self._fused_activations()
+        plan = policy.plan(kind, batch, steps, input_dim, self.units,
+                           user_unroll=unroll if unroll is not False else None,
+                           compute_dtype=compute_dtype)
+        cfg = fused.SeqConfig(kind, act, ract, bool(return_sequences), plan)
+        state0 = (states[0], states[1]) if kind == "lstm" else states[0]
+        last, seq, final = fused.fused_rnn(
+            cfg, self._core_params(), sequences, state0, mask=mask, input_mask=in_mask,
+            rec_mask=rec_mask, reverse=go_backwards, time_major=time_major,
+            zero_output_for_mask=zero_output_for_mask)
+        return last, seq, (list(final) if kind == "lstm" else [final])
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -163,6 +203,12 @@ class SimpleRNNCell(DropoutRNNCell):
 
     Weights: kernel (D, units), recurrent_kernel (units, units), bias (units,).
     """
+
+    _fused_kind = "simple_rnn"
+
+    def _core_params(self):
+        return core.SimpleRNNParams(self.kernel.value, self.recurrent_kernel.value,
+                                    None if self.bias is None else self.bias.value)
 
     def rnn_step(self, batch, input_dim, training):
         in_mask, rec_mask = self.dropout_masks(batch, input_dim, training)
@@ -218,6 +264,12 @@ class LSTMCell(DropoutRNNCell):
         self._build_seed()
         self.built = True
 
+    _fused_kind = "lstm"
+
+    def _core_params(self):
+        return core.LSTMParams(self.kernel.value, self.recurrent_kernel.value,
+                               None if self.bias is None else self.bias.value)
+
     def rnn_step(self, batch, input_dim, training):
         in_mask, rec_mask = self.dropout_masks(batch, input_dim, training)
         params = core.LSTMParams(self.kernel.value, self.recurrent_kernel.value,
@@ -268,6 +320,14 @@ class GRUCell(DropoutRNNCell):
             self.bias = None
         self._build_seed()
         self.built = True
+
+    @property
+    def _fused_kind(self):
+        return "gru" if self.reset_after else "gru_v1"
+
+    def _core_params(self):
+        return core.GRUParams(self.kernel.value, self.recurrent_kernel.value,
+                              None if self.bias is None else self.bias.value)
 
     def rnn_step(self, batch, input_dim, training):
         in_mask, rec_mask = self.dropout_masks(batch, input_dim, training)
