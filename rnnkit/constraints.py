@@ -13,6 +13,7 @@ import inspect
 
 import jax.numpy as jnp
 
+from rnnkit._objects import object_serializers
 from rnnkit.ops import convert_to_tensor as _tensor
 
 EPSILON = 1e-7
@@ -122,26 +123,8 @@ _BY_NAME.update({"constraint": Constraint, "max_norm": MaxNorm, "non_neg": NonNe
                  "unit_norm": UnitNorm, "min_max_norm": MinMaxNorm})
 
 
-def serialize(constraint):
-    """A Keras-style dict `{"module", "class_name", "config", "registered_name"}`."""
-    if not isinstance(constraint, Constraint):
-        raise ValueError(
-            f"Cannot serialize {constraint!r}: expected an rnnkit Constraint instance "
-            "(e.g. MaxNorm(3)). Plain functions have no config to save."
-        )
-    return {"module": "rnnkit.constraints", "class_name": type(constraint).__name__,
-            "config": constraint.get_config(), "registered_name": None}
-
-
-def deserialize(config):
-    """A constraint from a `serialize` dict (Keras-saved dicts work too)."""
-    class_name = config.get("class_name") if isinstance(config, dict) else None
-    if class_name not in _BY_NAME:
-        raise ValueError(
-            f"Cannot deserialize constraint from {config!r}: expected a dict with "
-            f"'class_name' one of {', '.join(sorted(_BY_NAME))} and a 'config' dict."
-        )
-    return _BY_NAME[class_name].from_config(dict(config.get("config") or {}))
+serialize, deserialize = object_serializers(
+    "constraint", Constraint, "rnnkit.constraints", "MaxNorm(3)", _BY_NAME)
 
 
 def get(identifier):

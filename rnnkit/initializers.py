@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rnnkit._objects import object_serializers
+
 # Keras's std of a unit normal truncated to [-2, 2]; dividing by it restores the variance.
 TRUNCATED_NORMAL_STDDEV = 0.87962566103423978
 
@@ -400,26 +402,8 @@ he_uniform, he_normal = HeUniform, HeNormal
 lecun_uniform, lecun_normal = LecunUniform, LecunNormal
 
 
-def serialize(initializer):
-    """A Keras-style dict `{"module", "class_name", "config", "registered_name"}`."""
-    if not isinstance(initializer, Initializer):
-        raise ValueError(
-            f"Cannot serialize {initializer!r}: expected an rnnkit Initializer instance "
-            "(e.g. GlorotUniform()). Plain functions have no config to save."
-        )
-    return {"module": "rnnkit.initializers", "class_name": type(initializer).__name__,
-            "config": initializer.get_config(), "registered_name": None}
-
-
-def deserialize(config):
-    """An initializer from a `serialize` dict (Keras-saved dicts work too)."""
-    class_name = config.get("class_name") if isinstance(config, dict) else None
-    if class_name not in _BY_NAME:
-        raise ValueError(
-            f"Cannot deserialize initializer from {config!r}: expected a dict with "
-            f"'class_name' one of {', '.join(sorted(_BY_NAME))} and a 'config' dict."
-        )
-    return _BY_NAME[class_name].from_config(dict(config.get("config") or {}))
+serialize, deserialize = object_serializers(
+    "initializer", Initializer, "rnnkit.initializers", "GlorotUniform()", _BY_NAME)
 
 
 def get(identifier):

@@ -15,6 +15,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 
+from rnnkit._objects import object_serializers
 from rnnkit.ops import convert_to_tensor as _tensor
 
 EPSILON = 1e-7
@@ -153,26 +154,8 @@ _BY_NAME.update({"regularizer": Regularizer, "l1": L1, "l2": L2, "l1l2": L1L2,
                  "l1_l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer})
 
 
-def serialize(regularizer):
-    """A Keras-style dict `{"module", "class_name", "config", "registered_name"}`."""
-    if not isinstance(regularizer, Regularizer):
-        raise ValueError(
-            f"Cannot serialize {regularizer!r}: expected an rnnkit Regularizer instance "
-            "(e.g. L2(0.01)). Plain functions have no config to save."
-        )
-    return {"module": "rnnkit.regularizers", "class_name": type(regularizer).__name__,
-            "config": regularizer.get_config(), "registered_name": None}
-
-
-def deserialize(config):
-    """A regularizer from a `serialize` dict (Keras-saved dicts work too)."""
-    class_name = config.get("class_name") if isinstance(config, dict) else None
-    if class_name not in _BY_NAME:
-        raise ValueError(
-            f"Cannot deserialize regularizer from {config!r}: expected a dict with "
-            f"'class_name' one of {', '.join(sorted(_BY_NAME))} and a 'config' dict."
-        )
-    return _BY_NAME[class_name].from_config(dict(config.get("config") or {}))
+serialize, deserialize = object_serializers(
+    "regularizer", Regularizer, "rnnkit.regularizers", "L2(0.01)", _BY_NAME)
 
 
 def get(identifier):

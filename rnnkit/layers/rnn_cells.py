@@ -17,10 +17,6 @@ from rnnkit.core import fused, policy
 from rnnkit.layers.layer import Layer
 
 
-def _ser(module, obj):
-    return None if obj is None else module.serialize(obj)
-
-
 def check_units(layer_name: str, units) -> int:
     if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
         raise ValueError(
@@ -185,15 +181,15 @@ class DropoutRNNCell(Layer):
         config.update(
             units=self.units, activation=activations.serialize(self.activation),
             use_bias=self.use_bias,
-            kernel_initializer=_ser(initializers, self.kernel_initializer),
-            recurrent_initializer=_ser(initializers, self.recurrent_initializer),
-            bias_initializer=_ser(initializers, self.bias_initializer),
-            kernel_regularizer=_ser(regularizers, self.kernel_regularizer),
-            recurrent_regularizer=_ser(regularizers, self.recurrent_regularizer),
-            bias_regularizer=_ser(regularizers, self.bias_regularizer),
-            kernel_constraint=_ser(constraints, self.kernel_constraint),
-            recurrent_constraint=_ser(constraints, self.recurrent_constraint),
-            bias_constraint=_ser(constraints, self.bias_constraint),
+            kernel_initializer=initializers.serialize(self.kernel_initializer),
+            recurrent_initializer=initializers.serialize(self.recurrent_initializer),
+            bias_initializer=initializers.serialize(self.bias_initializer),
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            recurrent_regularizer=regularizers.serialize(self.recurrent_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            kernel_constraint=constraints.serialize(self.kernel_constraint),
+            recurrent_constraint=constraints.serialize(self.recurrent_constraint),
+            bias_constraint=constraints.serialize(self.bias_constraint),
             dropout=self.dropout, recurrent_dropout=self.recurrent_dropout, seed=self.seed)
         return config
 
