@@ -469,7 +469,6 @@ def _effect(layer, arg, value, ctx) -> str:
     cls = type(layer).__name__
     cell = ctx.get("cell")
     kind = _cell_kind(cell) if cell is not None else None
-    out = ctx.get("output_shape")
     last = ctx.get("last_shape")
     seq = ctx.get("seq_shape")
     T = ctx.get("timesteps")
@@ -742,8 +741,9 @@ def _resolve_shape(layer, input_shape, notes):
             shape = _DEFAULT_SEQ_SHAPE[:2]
         else:
             shape = (_DEFAULT_SEQ_SHAPE[0], _DEFAULT_SEQ_SHAPE[2])
+        layout = "BATCH,FEATURES" if rank == 2 else "BATCH,TIMESTEPS,FEATURES"
         notes.append(f"no input shape given: using the tutorials' input {_shape_str(shape)}; "
-                     "pass --input BATCH,TIMESTEPS,FEATURES (or input_shape=...)")
+                     f"pass --input {layout} (or input_shape=...)")
     if rank == 3 and len(shape) == 2:
         shape = (None,) + shape
     if rank == 2 and len(shape) == 3:
@@ -925,16 +925,31 @@ def _explain_layer(layer, input_shape=None, node=None, notes=None):
                      "flipped back to time order before merging, so output[:, t] sees the "
                      "whole sequence")
     elif _is_cell(layer):
-        ci = _explain_cell(layer, shape[-1], layer.name)
-        info["cells"] = [ci]
-        for k in ("formula", "variables", "formula_substituted", "formula_value"):
-            info[k] = ci[k]
+        from rnnkit.layers.stacked import StackedRNNCells
+
+        cells = list(layer.cells) if isinstance(layer, StackedRNNCells) else [layer]
+        infos, dim = [], shape[-1]
+        for k, cell in enumerate(cells):
+            ci = _explain_cell(cell, dim, layer.name, f"{k + 1}" if len(cells) > 1 else "")
+            infos.append(ci)
+            dim = ci["output_size"]
+        info["cells"] = infos
+        info["variables"] = {k: v for ci in infos for k, v in ci["variables"].items()}
+        info["formula"] = (infos[0]["formula"] if len(infos) == 1
+                           else "+".join(f"({ci['formula']})" for ci in infos))
+        info["formula_substituted"] = substitute(info["formula"], info["variables"])
+        info["formula_value"] = eval_formula(info["formula"], info["variables"])
         batch = shape[0]
-        info["outputs"] = [{"name": "output_t", "shape": [batch, ci["output_size"]]}]
-        info["states"] = [{"name": n, "shape": [batch, s]}
+        info["outputs"] = [{"name": "output_t", "shape": [batch, infos[-1]["output_size"]]}]
+        info["states"] = [{"name": f"{n}{k + 1}" if len(infos) > 1 else n, "shape": [batch, s]}
+                          for k, ci in enumerate(infos)
                           for n, s in zip(ci["state_names"], ci["state_sizes"])]
+        info["outputs"] += [{"name": f"new {st['name']}", "shape": st["shape"]}
+                            for st in info["states"]]
+        ci = infos[-1]
         info["states_returned"] = True
-        ctx.update(cell=layer, output_shape=(batch, ci["output_size"]))
+        ctx.update(cell=cells[0] if len(cells) == 1 else None,
+                   output_shape=(batch, ci["output_size"]))
         if not any("ONE time step" in n for n in notes):
             notes.append("a cell computes one time step: output_t, new_states = cell(x_t, "
                          "states); RNN(cell) runs it over a sequence")

@@ -25,8 +25,8 @@ Feeding x[:, 0], x[:, 1], ... through `model_step` gives the same outputs as
 Supported layers, in a linear stack (`Sequential`, or a functional model that is a chain):
 `Embedding`, recurrent layers (`SimpleRNN`, `LSTM`, `GRU`, `RNN(cell)`,
 `RNN([cells])`), and per-time-step layers (`Dense`, `Dropout` (inactive when generating),
-`Activation`, `TimeDistributed(...)`, `Masking`, `LayerNormalization`-style layers that act
-on the last axis only). `Bidirectional` and `go_backwards=True` layers need the future of
+`Activation`, `TimeDistributed(...)`, `Masking`, `LayerNormalization` over the feature
+axis). `Bidirectional` and `go_backwards=True` layers need the future of
 the sequence, so they cannot run step by step and raise an error. Masks are not applied.
 """
 
@@ -42,10 +42,9 @@ import numpy as np
 __all__ = ["generate", "model_step", "initial_states", "step_function", "StepPlan"]
 
 # Per-time-step layers (they act on the last axis only), by class name.
-_PER_STEP = {"Dense", "Dropout", "Activation", "LayerNormalization", "BatchNormalization",
-             "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D",
-             "ActivityRegularization", "Identity", "ReLU", "LeakyReLU", "PReLU", "ELU",
-             "Softmax", "UnitNormalization", "EinsumDense"}
+_PER_STEP = {"Dense", "Dropout", "Activation", "LayerNormalization", "GaussianNoise",
+             "GaussianDropout", "AlphaDropout", "SpatialDropout1D", "ActivityRegularization",
+             "Identity", "ReLU", "LeakyReLU", "ELU", "Softmax"}
 _SKIP = {"InputLayer", "Masking"}
 
 
@@ -122,6 +121,12 @@ class StepPlan:
             elif name == "TimeDistributed":
                 self.kinds.append("time_distributed")
             elif name in _PER_STEP:
+                axis = getattr(layer, "axis", -1)
+                axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+                if name == "LayerNormalization" and any(a not in (-1, 2) for a in axes):
+                    raise ValueError(
+                        f"layer '{layer.name}' normalizes over axis {axis}, not only the "
+                        "features, so it cannot be applied to one time step")
                 self.kinds.append("per_step")
             else:
                 raise ValueError(

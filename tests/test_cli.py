@@ -4,7 +4,6 @@ tour, and one-line errors with exit code 2."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import rnnkit.explain
 from rnnkit.cli import build_parser, main
 from rnnkit.cli import plot as cli_plot
 from rnnkit.layers import (GRU, LSTM, RNN, Bidirectional, Dense, Embedding, GRUCell, LSTMCell,
-                           SimpleRNN, SimpleRNNCell)
+                           SimpleRNN, StackedRNNCells)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,8 +65,12 @@ SPECS = [
     ("Bidirectional(LSTM(16, return_sequences=True), merge_mode='sum')",
      lambda: Bidirectional(LSTM(16, return_sequences=True), merge_mode="sum"),
      "2*(4*u*(d+u)+4*u)"),
-    ("RNN([LSTMCell(8), GRUCell(4), SimpleRNNCell(3)], return_state=True)",
-     lambda: RNN([LSTMCell(8), GRUCell(4), SimpleRNNCell(3)], return_state=True), None),
+    ("RNN([LSTMCell(8), GRUCell(4)], return_state=True)",
+     lambda: RNN([LSTMCell(8), GRUCell(4)], return_state=True),
+     "(4*u1*(d1+u1)+4*u1)+(3*u2*(d2+u2)+6*u2)"),
+    ("StackedRNNCells([LSTMCell(8), GRUCell(4)])",
+     lambda: StackedRNNCells([LSTMCell(8), GRUCell(4)]),
+     "(4*u1*(d1+u1)+4*u1)+(3*u2*(d2+u2)+6*u2)"),
 ]
 
 
@@ -114,13 +117,14 @@ def test_explain_rich_default_and_gru_gate_order(capsys):
 
 
 def test_explain_python_api_on_layer_objects():
-    exp = rnnkit.explain(LSTM(4, return_sequences=True), (2, 3, 5))
+    exp = rnnkit.explain(LSTM(64, return_sequences=True), (2, 3, 5))
     data = exp.to_dict()
-    assert data["params"] == 4 * 4 * (5 + 4) + 4 * 4
+    assert data["params"] == 4 * 64 * (5 + 64) + 4 * 64
     assert any(a["name"] == "return_sequences" for a in data["arguments"])
     assert "gate order i, f, c, o" in str(exp)
-    cell = rnnkit.explain(GRUCell(3), (2, 5)).to_dict()
-    assert cell["params"] == 3 * 3 * (5 + 3) + 6 * 3 and cell["states"][0]["shape"] == [2, 3]
+    cell = rnnkit.explain(GRUCell(32), (2, 5)).to_dict()
+    assert cell["params"] == 3 * 32 * (5 + 32) + 6 * 32
+    assert cell["states"][0]["shape"] == [2, 32]
     spec = rnnkit.explain("SimpleRNN(units=64, kernel_regularizer=l2(0.01), "
                           "input_shape=(15, 128))").to_dict()
     assert spec["input_shape"] == [None, 15, 128] and spec["params"] == 64 * (128 + 64) + 64
@@ -234,7 +238,7 @@ def test_train_ctrl_c_saves_and_exits_130(tmp_path, capsys):
     out_dir = tmp_path / "run"
     code, out, err = run_cli(capsys, "train", "--text", str(text), "--units", "16",
                              "--embed", "8", "--seq-len", "20", "--batch-size", "16",
-                             "--epochs", "3", "--out", str(out_dir),
+                             "--epochs", "3", "--out", str(out_dir), "--no-plot",
                              "--interrupt-after-batches", "3")
     assert code == 130, err
     assert "Ctrl-C: stopping after this batch" in err
@@ -243,6 +247,7 @@ def test_train_ctrl_c_saves_and_exits_130(tmp_path, capsys):
     meta = json.loads((out_dir / "meta.json").read_text())
     assert meta["interrupted"] is True and meta["epochs_done"] == 0
     assert (out_dir / "model.rnnkit").exists()
+    assert not (out_dir / "loss.png").exists() and "rnnkit[plot]" not in err  # --no-plot
     code, out, _ = run_cli(capsys, "generate", str(out_dir), "--length", "10", "--seed", "0")
     assert code == 0 and len(out) == 1 + 10 + 1  # default prompt "\n" for user text
 
@@ -288,10 +293,12 @@ def test_train_csv_forecaster(tmp_path, capsys, series_csv):
     (["--csv", "{csv}"], "--csv needs --column"),
     (["--column", "value"], "--column only applies with --csv"),
     (["--resume", "--out", "{tmp}/nothing"], "nothing to resume"),
+    (["--max-chars", "5000", "--out", "{csv}"], "cannot create the run directory"),
+    (["--csv", "{csv}", "--column", "value", "--val-fraction", "0.95"], "--val-fraction"),
 ])
 def test_train_bad_input_one_line_exit_2(capsys, tmp_path, series_csv, args, needle):
     args = [a.format(csv=series_csv, tmp=tmp_path) for a in args]
-    code, _, err = run_cli(capsys, "train", *args, "--out", str(tmp_path / "o"))
+    code, _, err = run_cli(capsys, "train", "--out", str(tmp_path / "o"), *args)
     assert_one_line_error(code, err, needle)
 
 
@@ -329,11 +336,11 @@ def test_tour_runs_every_section(capsys, tour_process):
 
 
 def _doc():
-    return (REPO / "docs" / "cli.md").read_text()
+    return (REPO / "README.md").read_text()
 
 
 def test_documented_commands_parse_and_explain_ones_run(capsys):
-    """Every `rnnkit ...` command in docs/cli.md parses; the explain/tour ones also run
+    """Every `rnnkit ...` command in README.md parses; the explain/tour ones also run
     (train/generate ones are exercised with tiny sizes by the tests above)."""
     import shlex
 
@@ -355,6 +362,6 @@ def test_documented_commands_parse_and_explain_ones_run(capsys):
 def test_documented_python_quick_start_runs(capsys):
     block = re.search(r"## Library quick start\n\n```python\n(.*?)```", _doc(), re.S).group(1)
     ns = {}
-    exec(compile(block, "docs/cli.md", "exec"), ns)  # noqa: S102 - our own documentation
+    exec(compile(block, "README.md", "exec"), ns)  # noqa: S102 - our own documentation
     assert ns["e"].to_dict()["params"] == 17920
     assert ns["ids"].shape == (100,) and ns["y"].shape == (1, ns["V"])

@@ -41,8 +41,8 @@ def test_lstm_per_step_equals_full_sequence(lstm_model):
 
 def test_stacked_gru_per_step_equals_full_sequence():
     rnnkit.set_random_seed(2)
-    model = rnnkit.Sequential([Embedding(V, 6), GRU(12, return_sequences=True),
-                               GRU(10, return_sequences=True),
+    model = rnnkit.Sequential([Embedding(V, 8), GRU(16, return_sequences=True),
+                               GRU(16, return_sequences=True),
                                Dense(V, activation="softmax")])
     x = _ids(2, 6, seed=3)
     full = np.asarray(model(x))  # builds the model on first call
@@ -52,13 +52,13 @@ def test_stacked_gru_per_step_equals_full_sequence():
 
 def test_stacked_cells_and_float_inputs():
     rnnkit.set_random_seed(3)
-    cells = rnnkit.Sequential([Embedding(V, 5), RNN([GRUCell(7), GRUCell(9)],
+    cells = rnnkit.Sequential([Embedding(V, 8), RNN([GRUCell(16), GRUCell(16)],
                                                     return_sequences=True), Dense(V)])
     x = _ids(2, 5, seed=4)
     np.testing.assert_allclose(_per_step(cells, x), np.asarray(cells(x)), atol=1e-5)
     # a feature model (no Embedding): one step is (batch, features)
     inp = rnnkit.Input(shape=(None, 3))
-    func = rnnkit.Model(inp, Dense(2)(SimpleRNN(4, return_sequences=True)(inp)))
+    func = rnnkit.Model(inp, Dense(V)(SimpleRNN(16, return_sequences=True)(inp)))
     xf = np.random.default_rng(5).normal(size=(2, 6, 3)).astype("float32")
     np.testing.assert_allclose(_per_step(func, xf), np.asarray(func(xf)), atol=1e-5)
 
@@ -69,11 +69,10 @@ def test_greedy_is_deterministic_and_matches_full_argmax(lstm_model):
     b = generate(lstm_model, prompt, 6, greedy=True)
     assert a.shape == (6,) and a.dtype.kind == "i"
     np.testing.assert_array_equal(a, b)
-    seq = list(prompt)
-    for _ in range(3):  # the same ids from whole-sequence calls
-        logits = np.asarray(lstm_model(np.array([seq], dtype="int32")))[0, -1]
-        seq.append(int(np.argmax(logits)))
-    np.testing.assert_array_equal(a[:3], seq[3:])
+    # the same ids from one whole-sequence call on prompt + generated ids
+    seq = np.concatenate([prompt, a[:3]]).astype("int32")[None]
+    logits = np.asarray(lstm_model(seq))[0]
+    np.testing.assert_array_equal(np.argmax(logits[2:], axis=-1), a[:4])
     # top_k=1 sampling is greedy too
     np.testing.assert_array_equal(generate(lstm_model, prompt, 6, top_k=1, seed=9), a)
 
@@ -93,12 +92,12 @@ def test_sampling_seed_temperature_batch_and_callback(lstm_model):
 
 def test_errors():
     rnnkit.set_random_seed(4)
-    bi = rnnkit.Sequential([Embedding(V, 4), Bidirectional(GRU(3, return_sequences=True)),
+    bi = rnnkit.Sequential([Embedding(V, 8), Bidirectional(GRU(16, return_sequences=True)),
                             Dense(V)])
     bi(_ids(1, 2))
     with pytest.raises(ValueError, match="Bidirectional"):
         generate(bi, [1, 2], 3)
-    model = rnnkit.Sequential([Embedding(V, 4), GRU(3, return_sequences=True), Dense(V)])
+    model = rnnkit.Sequential([Embedding(V, 8), GRU(16, return_sequences=True), Dense(V)])
     with pytest.raises(ValueError, match="temperature"):
         generate(model, [1], 3, temperature=0)
     with pytest.raises(ValueError, match="at least one id"):

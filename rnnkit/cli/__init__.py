@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--window", type=_positive_int, help="past values per prediction "
                      "(with --csv; default 24)")
     src.add_argument("--max-chars", type=_positive_int, metavar="N",
-                     help="use at most N characters of text (default 600000)")
+                     help="use at most N characters of text (default 900000)")
     m = t.add_argument_group("model and training")
     m.add_argument("--cell", choices=("lstm", "gru", "simple_rnn"), help="recurrent layer "
                    "(default gru for text, lstm for a series)")
@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--embed", type=_positive_int, help="embedding size (text; default 48)")
     m.add_argument("--seq-len", type=_positive_int, help="characters per training window "
                    "(default 64)")
-    m.add_argument("--epochs", type=_positive_int, help="total epochs (default 4 for text, "
+    m.add_argument("--epochs", type=_positive_int, help="total epochs (default 3 for text, "
                    "30 for a series); with --resume, training continues up to this number")
     m.add_argument("--batch-size", type=_positive_int, help="default 32")
     m.add_argument("--lr", type=_positive_float, help="Adam learning rate (default 0.003)")

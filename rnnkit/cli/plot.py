@@ -18,18 +18,16 @@ def _pyplot():
         import matplotlib
     except ImportError:
         return None
-    matplotlib.use("Agg", force=True)
+    matplotlib.use("Agg", force=True)  # files only, no display needed
     import matplotlib.pyplot as plt
 
     return plt
 
 
 def available() -> bool:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def _save(fig, path):
@@ -61,7 +59,8 @@ def plot_training(path, history: dict, batch_losses=None, baseline=None, unit=""
     ax = axes[0] if ncols == 2 else axes
     if batch_losses:
         xs, ys = zip(*batch_losses)
-        ax.plot(xs, ys, color="tab:blue", alpha=0.35, lw=1, label="train loss (per batch)")
+        ax.plot(xs, ys, color="tab:blue", alpha=0.35, lw=1,
+                label="train loss (running mean in epoch)")
     epochs = list(range(1, len(history.get("loss", [])) + 1))
     if epochs:
         ax.plot(epochs, history["loss"], "o-", color="tab:blue", label="train loss (epoch)")

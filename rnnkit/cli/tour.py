@@ -195,7 +195,8 @@ print("output:", model.outputs[0].shape, "params:", model.count_params(),
 x = np.random.default_rng(0).normal(size=(2, 20, 64)).astype(np.float32) * 3
 for act in ("tanh", "relu"):
     y = SimpleRNN(units=128, activation=act)(x)
-    print(f"activation={act!r}: output {y.shape}, range [{float(y.min()):.2f}, {float(y.max()):.2f}]")
+    print(f"activation={act!r}: output {y.shape}, "
+          f"range [{float(y.min()):.2f}, {float(y.max()):.2f}]")
 """, None),
     ("use_bias", "Parameter: use_bias",
      "use_bias=True adds a bias vector of `units` values; False removes it.",

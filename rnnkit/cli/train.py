@@ -23,9 +23,9 @@ from rnnkit.cli._common import CLIError, is_tty, say, warn
 from rnnkit.cli.checkpoint import load_run, read_meta, run_paths, save_run
 
 # Sized for the default run to finish within ~3 minutes on 2 CPU cores (measured: see
-# docs/cli.md) and to end ~50% below the unigram-entropy baseline.
-TEXT_DEFAULTS = dict(cell="gru", units=256, layers=1, embed=48, seq_len=64, epochs=4,
-                     batch_size=32, lr=3e-3, max_chars=600_000, val_fraction=0.1)
+# README.md) and to end ~50% below the unigram-entropy baseline.
+TEXT_DEFAULTS = dict(cell="gru", units=256, layers=1, embed=48, seq_len=64, epochs=3,
+                     batch_size=32, lr=3e-3, max_chars=900_000, val_fraction=0.1)
 SERIES_DEFAULTS = dict(cell="lstm", units=32, layers=1, window=24, epochs=30,
                        batch_size=32, lr=3e-3, val_fraction=0.2)
 DEFAULT_PROMPT = "def "
@@ -251,9 +251,11 @@ def _restore_sigint(old):
             pass
 
 
-def _plot(state, run_dir, **kwargs):
+def _plot(args, state, run_dir, **kwargs):
     from rnnkit.cli import plot
 
+    if args.no_plot:
+        return None
     if not plot.available():
         warn(plot.MISSING)
         return None
@@ -334,7 +336,7 @@ def _train_text(args, cfg, meta, model, run_dir):
 
     if done < cfg["epochs"]:
         code = _fit(model, state, x, y, vx, vy, cfg, extra)
-        _plot(state, run_dir, baseline=("unigram baseline", baseline), unit="nats/char",
+        _plot(args, state, run_dir, baseline=("unigram baseline", baseline), unit="nats/char",
               title="character LM: cross-entropy")
         if code:
             return code
@@ -379,9 +381,10 @@ def _series_data(cfg, series):
     x_all, y_all = make_windows(values, window)
     n = len(x_all)
     if n < 10:
+        fix = (f"use a --window of at most {len(values) - 10}" if len(values) > 10
+               else "use a longer series")
         raise DataError(f"the series has {len(values)} values; with --window {window} that "
-                        f"is only {n} training examples (need at least 10); use a smaller "
-                        f"--window (at most {max(len(values) - 10, 1)})")
+                        f"is only {n} training examples (need at least 10); {fix}")
     n_val = max(2, int(round(n * cfg["val_fraction"])))
     n_train = n - n_val
     train_end = n_train + window  # values used by the training windows and targets
@@ -434,7 +437,7 @@ def _train_series(args, cfg, meta, model, run_dir):
             f"{run_paths(run_dir)[0]}")
         code = _fit(model, state, x, y, vx, vy, cfg, extra)
         if code:
-            _plot(state, run_dir, unit="MSE, normalized", title="forecaster: loss")
+            _plot(args, state, run_dir, unit="MSE, normalized", title="forecaster: loss")
             return code
     pred = model.predict(vx, verbose=0)[:, 0]
     actual = vy[:, 0] * std + mean
@@ -443,7 +446,7 @@ def _train_series(args, cfg, meta, model, run_dir):
     rmse = float(np.sqrt(np.mean((predicted - actual) ** 2)))
     rmse_p = float(np.sqrt(np.mean((last - actual) ** 2)))
     say(f"validation RMSE {rmse:.4g} (persistence {rmse_p:.4g}) in {series.column!r} units")
-    _plot(state, run_dir, baseline=("persistence", persistence), unit="MSE, normalized",
+    _plot(args, state, run_dir, baseline=("persistence", persistence), unit="MSE, normalized",
           title="forecaster: loss",
           forecast={"actual": actual, "predicted": predicted, "persistence": last,
                     "title": f"validation: {series.column} forecast vs actual"})
@@ -469,6 +472,8 @@ def run(args) -> int:
                               else "no --csv"))
         model, meta = load_run(run_dir)
         cfg = dict(meta["config"])
+        done = meta.get("epochs_done", 0)  # drop a partial epoch's batch losses (redone)
+        meta["batch_losses"] = [b for b in meta.get("batch_losses", []) if b[0] <= done]
         if args.epochs is not None:
             cfg["epochs"] = args.epochs
         meta["config"] = cfg
@@ -479,6 +484,13 @@ def run(args) -> int:
         if run_paths(run_dir)[0].exists():
             warn(f"{run_dir} already has a checkpoint; starting a new run that replaces it "
                  "(use --resume to continue it instead)")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CLIError(f"cannot create the run directory {run_dir}: "
+                       f"{err.strerror or err}") from None
+    if not os.access(run_dir, os.W_OK):
+        raise CLIError(f"cannot write to the run directory {run_dir}; pass --out DIR")
     from rnnkit import __version__
 
     meta["rnnkit_version"] = __version__

@@ -59,9 +59,10 @@ def read_csv_column(path, column: str) -> Series:
         try:
             v = float(cell)
         except ValueError:
+            what = "an empty cell" if not cell else repr(cell)
             raise DataError(
                 f"column {header[idx]!r} of {p} is not numeric: row {line_no} has "
-                f"{cell!r}; pick a numeric column") from None
+                f"{what}; pick a numeric column (or fill the gaps)") from None
         if not math.isfinite(v):
             raise DataError(f"column {header[idx]!r} of {p} has a non-finite value {cell!r} "
                             f"at row {line_no}")

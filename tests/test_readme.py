@@ -1,0 +1,25 @@
+"""README.md stays true: its Python examples run, and CI runs its test command."""
+
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+README = (REPO / "README.md").read_text()
+
+
+def test_first_lines_give_install_and_test_commands():
+    block = re.search(r"```bash\n(.*?)```", README, re.S).group(1).strip().splitlines()
+    assert block[0].startswith("pip install -e . && rnnkit ")
+    test_command = block[1].split("#")[0].strip().split("&&")[-1].strip()
+    assert test_command == "python3 -m pytest"
+    ci = (REPO / ".ci" / "run").read_text()
+    assert ci.strip().splitlines()[-1] == test_command
+
+
+def test_keras_example_runs(capsys):
+    block = re.search(r"## Keras code runs.*?```python\n(.*?)```", README, re.S).group(1)
+    ns = {}
+    exec(compile(block, "README.md", "exec"), ns)  # noqa: S102 - our own documentation
+    out = capsys.readouterr().out
+    assert "Total params: 57" in out and "(1, 2)" in out
+    assert (ns["Wx"].shape, ns["Wh"].shape, ns["bh"].shape) == ((3, 5), (5, 5), (5,))
