@@ -20,23 +20,34 @@ class Row:
     status: str = "missing"  # ok | error | n/a | skipped | missing
     message: str = ""
     version: str = ""
-    median_ms: float = math.nan  # median of the per-round medians
+    median_ms: float = math.nan  # median of the per-round medians of the clean rounds (see aggregate)
     min_ms: float = math.nan
-    round_medians: list = dataclasses.field(default_factory=list)
-    first_s: float = math.nan  # median over rounds
+    round_medians: list = dataclasses.field(default_factory=list)  # every ok round, in order
+    round_clean: list = dataclasses.field(default_factory=list)  # parallel to round_medians
+    first_s: float = math.nan  # median over the rounds used
     gflops: float = math.nan
     pct_peak: float = math.nan
     peak_rss_mib: float = math.nan  # max over rounds
-    foreign_cpu: float = math.nan  # max over rounds
+    foreign_cpu: float = math.nan  # max over the rounds used
     reps: int = 0
     rounds_ok: int = 0
+    rounds_used: int = 0
     rounds: int = 0
     ratio: float = math.nan  # median / fastest peer median of this workload
     fastest_peer: bool = False
 
 
+def _clean(entry: dict) -> bool:
+    return entry.get("foreign_cpu") is None or entry["foreign_cpu"] <= CONTENDED
+
+
 def aggregate(runs: list[dict], workloads: list[str], variants: list[str], peak: dict) -> dict:
-    """runs: worker payloads, each with "round" added. Returns {(workload, variant): Row}."""
+    """runs: worker payloads, each with "round" added. Returns {(workload, variant): Row}.
+
+    A cell's median is the median of its per-round medians over the *clean* rounds (other
+    processes used <= CONTENDED of the CPU while it was timed); only when no round was clean are
+    all rounds used, and the cell is flagged. On a quiet machine every round is clean.
+    """
     rows = {(w, v): Row(w, v) for w in workloads for v in variants}
     per = {key: [] for key in rows}
     for run in runs:
@@ -69,13 +80,16 @@ def aggregate(runs: list[dict], workloads: list[str], variants: list[str], peak:
         row.status = "ok"
         row.message = bad[0].get("message", "") if bad else ""
         row.round_medians = [e["median_ms"] for e in ok]
-        row.median_ms = statistics.median(row.round_medians)
-        row.min_ms = min(e["min_ms"] for e in ok)
-        row.first_s = statistics.median(e["first_s"] for e in ok)
+        row.round_clean = [_clean(e) for e in ok]
+        used = [e for e in ok if _clean(e)] or ok
+        row.rounds_used = len(used)
+        row.median_ms = statistics.median(e["median_ms"] for e in used)
+        row.min_ms = min(e["min_ms"] for e in used)
+        row.first_s = statistics.median(e["first_s"] for e in used)
         row.peak_rss_mib = max(e["peak_rss_mib"] for e in ok)
-        foreign = [e["foreign_cpu"] for e in ok if e.get("foreign_cpu") is not None]
+        foreign = [e["foreign_cpu"] for e in used if e.get("foreign_cpu") is not None]
         row.foreign_cpu = max(foreign) if foreign else math.nan
-        row.reps = sum(e["reps"] for e in ok)
+        row.reps = sum(e["reps"] for e in used)
         row.gflops = ok[0]["flops"] / (row.median_ms * 1e-3) / 1e9
         wl_peak = peak.get("bf16_peak") if WORKLOADS[key[0]].bf16 else peak.get("f32_peak")
         if wl_peak:
@@ -123,7 +137,7 @@ def _not_ok(row: Row) -> str:
     return prefix + _esc(row.message, 60)
 
 
-def _cell(row: Row) -> str:
+def _cell(row: Row, flag_contended: bool = True) -> str:
     if row.status != "ok":
         return _not_ok(row)
     text = f"{_ms(row.median_ms)} ({_num(row.ratio, '.2f')}x)" if not math.isnan(row.ratio) \
@@ -131,7 +145,7 @@ def _cell(row: Row) -> str:
     if row.rounds_ok < row.rounds:
         text += f" [{row.rounds_ok}/{row.rounds} rounds]"
     text = f"**{text}**" if row.fastest_peer else text
-    return text + (" †" if row.foreign_cpu > CONTENDED else "")
+    return text + (" †" if flag_contended and row.foreign_cpu > CONTENDED else "")
 
 
 def _table(header: list[str], align: list[str], lines: list[list[str]]) -> list[str]:
@@ -164,18 +178,22 @@ def render(*, title: str, preface: list[str], rows: dict, workloads: list[str], 
     md += ["", "## Compact view: median ms (ratio to the fastest peer of the row)", "",
            f"Peers: {', '.join(peers_here) or 'none in this run'}; rnnkit, rnnkit-core and jax-scan "
            "are not peers (a ratio below 1.00 beats every peer). Bold: the fastest peer. "
-           f"†: other processes used more than {CONTENDED:.0%} of the machine's CPU during a kept "
-           "timed window of that cell (treat it as noisy).", ""]
+           f"Medians use only the clean rounds of a cell (other processes used <= {CONTENDED:.0%} of "
+           "the CPU while it was timed; see 'rounds used' in the full table). †: no round of that "
+           "cell was clean, so all rounds were used (treat it as noisy).", ""]
     md += _table(["workload"] + variants, ["---"] + ["---:"] * len(variants),
-                 [[_label(w, smoke)] + [_cell(rows[(w, v)]) for v in variants] for w in workloads])
+                 [[_label(w, smoke)] + [_cell(rows[(w, v)], not smoke) for v in variants]
+                  for w in workloads])
 
     md += ["", "## Full results", "",
-           "median = median of the per-round medians; min = fastest single rep over all rounds; "
+           "median = median of the per-round medians of the rounds used (the clean ones; a * marks a "
+           "contended round, left out when a clean one exists); min = fastest single rep in those rounds; "
            "GFLOP/s counts only the recurrence matmuls (train = 3x forward); % peak is against the "
-           "f32 matmul peak measured at the start of this run (bf16 rows: the bf16 peak); peak RSS "
+           "f32 matmul peak measured in this run (the better of start and end; bf16 rows: the bf16 "
+           "peak); peak RSS "
            "is the process's high-water mark while building and running that workload (max over "
            "rounds); foreign CPU = share of machine CPU used by other processes while timing "
-           "(max over rounds).", ""]
+           "(max over the rounds used).", ""]
     lines = []
     for w in workloads:
         for v in variants:
@@ -185,13 +203,14 @@ def render(*, title: str, preface: list[str], rows: dict, workloads: list[str], 
                 continue
             ratio = _num(r.ratio, ".2f") + (" **fastest peer**" if r.fastest_peer else "")
             lines.append([_label(w, smoke), v, _esc(r.version, 40), _ms(r.median_ms), _ms(r.min_ms),
-                          " / ".join(f"{m:.3g}" for m in r.round_medians), ratio,
+                          " / ".join(f"{m:.3g}" + ("" if c else "*")
+                                     for m, c in zip(r.round_medians, r.round_clean)), ratio,
                           _num(r.first_s, ".2f"), _num(r.gflops, ".1f"), _num(r.pct_peak, ".1f"),
                           _num(r.peak_rss_mib, ".0f"), _num(100 * r.foreign_cpu, ".0f"), str(r.reps),
-                          f"{r.rounds_ok}/{r.rounds}"])
+                          f"{r.rounds_used} of {r.rounds_ok}/{r.rounds}"])
     md += _table(["workload", "framework", "version", "median ms", "min ms", "per-round medians ms",
                   "x fastest peer", "first call s", "GFLOP/s", "% peak", "peak RSS MiB",
-                  "foreign CPU %", "reps", "rounds ok"],
+                  "foreign CPU %", "reps", "rounds used of ok/all"],
                  ["---", "---", "---"] + ["---:"] * 11, lines)
 
     md += ["", "## First call (s): tracing + compilation, median over rounds", ""]

@@ -146,11 +146,13 @@ def parse_args(argv=None):
     p.add_argument("--json", help="also write the raw per-process results and aggregated rows here")
     p.add_argument("--title", help="report title")
     p.add_argument("--preface", action="append", default=[], help="paragraph put under the title")
-    p.add_argument("--idle-budget", type=float, default=300.0,
+    p.add_argument("--idle-budget", type=float, default=180.0,
                    help="seconds the whole run may spend waiting for other processes to go quiet "
                         "(before each process and each timed window), shared evenly between the "
-                        "processes (default 300; 0 disables waiting)")
+                        "processes (default 180; 0 disables waiting)")
     p.add_argument("--list", action="store_true", help="list frameworks and workloads, then exit")
+    p.add_argument("--rerender", metavar="JSON",
+                   help="re-render the Markdown of a saved --json record (to --out), measure nothing")
     return p.parse_args(argv)
 
 
@@ -161,6 +163,8 @@ def main(argv=None) -> int:
         for w in WORKLOADS.values():
             print(f"  {w.name:20s} {w.label:40s} {w.sizes}  {w.flops() / 1e9:.2f} GFLOP")
         return 0
+    if args.rerender:
+        return rerender(args.rerender, args.out)
     command = "python3 -m benchmarks.run" + "".join(f" {shlex.quote(a)}" for a in
                                                     (sys.argv[1:] if argv is None else argv))
     frameworks = _csv(args.only, FRAMEWORK_ORDER, "frameworks")
@@ -225,52 +229,76 @@ def main(argv=None) -> int:
     peak_end = None
     if not args.smoke:
         peak_end = _run_worker(["--calibrate", "--calibrate-n", str(calib_n)], None, 600, tmp, "peak_end")
-    total_s = time.perf_counter() - t_start
+    shutil.rmtree(tmp, ignore_errors=True)
+    record = {
+        "command": command, "smoke": args.smoke, "started": f"{started:%Y-%m-%d %H:%M UTC}",
+        "total_s": time.perf_counter() - t_start, "rounds": rounds, "active": active,
+        "workloads": workloads, "timing": timing, "idle_budget": args.idle_budget,
+        "title": args.title, "preface": args.preface, "notes": notes,
+        "peak_start": peak_start, "peak_end": peak_end, "runs": runs}
+    _finish(record, out_md, args.json)
+    return 0
 
-    rows = report.aggregate(runs, workloads, variants, peak_start)
+
+def _finish(record: dict, out_md: Path, json_path: str | None) -> None:
+    """Aggregates the runs of `record`, writes the Markdown (and the JSON record if asked)."""
+    smoke, workloads, active = record["smoke"], record["workloads"], record["active"]
+    variants = [v for fw in active for v in ADAPTERS[fw][1]]
+    peaks = [p for p in (record["peak_start"], record["peak_end"]) if p]
+    best_peak = {k: max((p[k] for p in peaks if p.get(k)), default=None)  # the quieter calibration
+                 for k in ("f32_peak", "bf16_peak")}
+    rows = report.aggregate(record["runs"], workloads, variants, best_peak)
     versions = {}
-    for run in runs:
+    for run in record["runs"]:
         if run.get("version"):
             versions.setdefault(run["framework"], run["version"])
         elif run.get("status") in ("unavailable", "error"):
             versions.setdefault(run["framework"], f"{run['status']}: {run.get('message', '')[:150]}")
     versions["numpy"] = __import__("numpy").__version__
-    timing_cfg = measure.SMOKE_TIMING if args.smoke else measure.TimingConfig()
-    timing_cfg = dataclasses.replace(timing_cfg, **timing)
+    cfg = dataclasses.replace(measure.SMOKE_TIMING if smoke else measure.TimingConfig(),
+                              **record["timing"])
     machine = {"facts": _machine_facts(), "run": [
-        f"Started {started:%Y-%m-%d %H:%M UTC}; {total_s / 60:.1f} min in total; {rounds} round(s), "
-        f"frameworks interleaved in the order {' '.join(active)}, each in its own process.",
-        f"Per workload and process: first call timed alone; warm-up >= {timing_cfg.warmup_reps} calls "
-        f"and >= {timing_cfg.warmup_time} s; then >= {timing_cfg.min_reps} reps and >= "
-        f"{timing_cfg.min_time} s (cap {timing_cfg.max_reps} reps / {timing_cfg.max_time} s), each rep "
-        f"timed alone and synced (block_until_ready / .item() / NumPy result); a timed window in "
-        f"which other processes used > {timing_cfg.max_foreign_cpu:.0%} of the CPU is re-measured "
-        f"(at most {timing_cfg.max_attempts} windows; the least disturbed is kept). Waiting for an "
-        f"idle machine (before each process, first call and timed window) was capped at "
-        f"{args.idle_budget:.0f} s for the whole run.",
-        "Sizes: " + ("SMOKE (tiny, not comparable to anything)" if args.smoke else
-                     "as in shared/perf/peer_bench.md (float32, batch-first, RNN(H) -> Dense(1), MSE, SGD lr 0.01)"),
+        f"Started {record['started']}; {record['total_s'] / 60:.1f} min in total; {record['rounds']} "
+        f"round(s), frameworks interleaved in the order {' '.join(active)}, each in its own process.",
+        f"Per workload and process: first call timed alone; warm-up >= {cfg.warmup_reps} calls "
+        f"and >= {cfg.warmup_time} s; then >= {cfg.min_reps} reps and >= {cfg.min_time} s (cap "
+        f"{cfg.max_reps} reps / {cfg.max_time} s), each rep timed alone and synced "
+        f"(block_until_ready / .item() / NumPy result); a timed window in which other processes used "
+        f"> {cfg.max_foreign_cpu:.0%} of the CPU is re-measured (at most {cfg.max_attempts} windows and "
+        f"{cfg.retry_budget:.0f} s of re-measuring per process; the least disturbed window is kept). "
+        f"Waiting for an idle machine (before each process, first call and timed window) was capped "
+        f"at {record['idle_budget']:.0f} s for the whole run.",
+        "Sizes: " + ("SMOKE (tiny, not comparable to anything)" if smoke else
+                     "as in shared/perf/peer_bench.md (float32, batch-first, RNN(H) -> Dense(1), MSE, "
+                     "SGD lr 0.01)"),
     ]}
-    title = args.title or ("rnnkit benchmark SMOKE run (tiny sizes; numbers mean nothing)" if args.smoke
-                           else "rnnkit benchmark results")
-    preface = args.preface or [
+    title = record.get("title") or ("rnnkit benchmark SMOKE run (tiny sizes; numbers mean nothing)"
+                                    if smoke else "rnnkit benchmark results")
+    preface = record.get("preface") or [
         "Produced by `python3 -m benchmarks.run` (method: benchmarks/README.md). Compare ratios "
         "measured in one run; absolute times drift between machines and runs."]
     md = report.render(title=title, preface=preface, rows=rows, workloads=workloads, variants=variants,
-                       runs=runs, machine=machine,
-                       peaks=[("start of run", peak_start), ("end of run", peak_end)],
-                       versions=versions, command=command, notes=notes, smoke=args.smoke)
+                       runs=record["runs"], machine=machine,
+                       peaks=[("start of run", record["peak_start"]), ("end of run", record["peak_end"])],
+                       versions=versions, command=record["command"], notes=record["notes"], smoke=smoke)
     out_md.parent.mkdir(parents=True, exist_ok=True)
     out_md.write_text(md)
-    if args.json:
-        Path(args.json).write_text(json.dumps({
-            "command": command, "smoke": args.smoke, "peak_start": peak_start, "peak_end": peak_end,
-            "runs": runs, "notes": notes, "markdown": str(out_md),
-            "rows": [vars(r) for r in rows.values()]}, indent=1, default=str))
-    shutil.rmtree(tmp, ignore_errors=True)
-    if args.smoke:
+    if json_path:
+        Path(json_path).write_text(json.dumps(
+            dict(record, markdown=str(out_md), rows=[vars(r) for r in rows.values()]),
+            indent=1, default=str))
+    if smoke:
         print(md)
-    print(f"[bench] done in {total_s / 60:.1f} min; wrote {out_md}", file=sys.stderr, flush=True)
+    print(f"[bench] done in {record['total_s'] / 60:.1f} min; wrote {out_md}", file=sys.stderr, flush=True)
+
+
+def rerender(json_in: str, out: str | None) -> int:
+    """Re-renders the Markdown of a saved run (`--json` output) without measuring anything."""
+    record = json.loads(Path(json_in).read_text())
+    out_md = Path(out or record["markdown"])
+    if record["smoke"] and out_md.resolve() == RESULTS_MD.resolve():
+        raise SystemExit("A smoke record never goes to benchmarks/RESULTS.md; pass another --out.")
+    _finish(record, out_md, None)
     return 0
 
 
