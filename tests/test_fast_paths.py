@@ -151,3 +151,168 @@ def test_fused_matches_reference_values_and_grads(case):
         scale = max(1.0, float(np.max(np.abs(r))))
         np.testing.assert_allclose(f, r, atol=2e-6 * scale, rtol=1e-5)
     assert jax.tree_util.tree_structure(g_ref) == jax.tree_util.tree_structure(g_fast)
+
+
+# --- layer level: RNN.call dispatch, fast path vs reference path ------------------------
+
+from rnnkit import layers as L  # noqa: E402
+
+LAYER_CASES = [
+    # (layer, kwargs, call kwargs: mask / initial_state / training, time_major)
+    ("LSTM", dict(return_sequences=True, go_backwards=True), dict(mask=True, init=True), False),
+    ("LSTM", dict(return_state=True, use_bias=False, unroll=True), dict(), False),
+    ("LSTM", dict(dropout=0.3, recurrent_dropout=0.2, seed=3, return_sequences=True),
+     dict(training=True), False),
+    ("GRU", dict(return_sequences=True, zero_output_for_mask=True), dict(mask=True), False),
+    ("GRU", dict(reset_after=False, go_backwards=True, return_state=True),
+     dict(mask=True, init=True), False),
+    ("GRU", dict(recurrent_dropout=0.25, seed=5, reset_after=False), dict(training=True),
+     False),
+    ("SimpleRNN", dict(activation="relu", return_sequences=True, time_major=True),
+     dict(mask=True), True),
+    ("SimpleRNN", dict(dropout=0.2, recurrent_dropout=0.2, seed=1), dict(training=True,
+                                                                          init=True), False),
+]
+
+
+def _layer_run(layer_name, kwargs, call, time_major, fast, rng_seed=0):
+    rng = np.random.default_rng(rng_seed)
+    B, T, D, H = 3, 6, 4, 5
+    config.set_fast_paths(fast)
+    try:
+        rnnkit.set_random_seed(7)
+        layer = getattr(L, layer_name)(H, **kwargs)
+        shape = (T, B, D) if time_major else (B, T, D)
+        x = rng.normal(size=shape).astype(np.float32)
+        layer.build(shape)
+        ckw = {}
+        if call.get("mask"):
+            m = rng.random((B, T)) > 0.3
+            m[0, :2] = False
+            ckw["mask"] = m
+        if call.get("init"):
+            n = 2 if layer_name == "LSTM" else 1
+            ckw["initial_state"] = [rng.normal(size=(B, H)).astype(np.float32)
+                                    for _ in range(n)]
+        if call.get("training"):
+            ckw["training"] = True
+        values = [v.value for v in layer.variables]  # before the call: same dropout seed
+        out = layer(x, **ckw)
+        n_train = len(layer.trainable_weights)
+
+        def loss(train_vals):
+            o, _, _ = layer.stateless_call(list(train_vals) + values[n_train:], x, **ckw)
+            return sum(jnp.sum(jnp.sin(t)) for t in jax.tree_util.tree_leaves(o))
+
+        grads = jax.jit(jax.grad(loss))(values[:n_train])
+        return out, grads
+    finally:
+        config.set_fast_paths(True)
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=lambda c: f"{c[0]}-{sorted(c[1])}")
+def test_layer_fast_path_matches_reference(case):
+    name, kwargs, call, time_major = case
+    out_f, g_f = _layer_run(name, kwargs, call, time_major, fast=True)
+    out_r, g_r = _layer_run(name, kwargs, call, time_major, fast=False)
+    for f, r in zip(jax.tree_util.tree_leaves(out_f), jax.tree_util.tree_leaves(out_r)):
+        np.testing.assert_allclose(np.asarray(f), np.asarray(r), atol=2e-6, rtol=1e-5)
+    for f, r in zip(g_f, g_r):
+        r = np.asarray(r)
+        np.testing.assert_allclose(np.asarray(f), r, rtol=1e-5,
+                                   atol=2e-6 * max(1.0, float(np.max(np.abs(r)))))
+
+
+def test_fast_path_dispatch_rules():
+    from rnnkit.layers.rnn import _fusable_cell
+
+    assert _fusable_cell(L.LSTMCell(3)) and _fusable_cell(L.GRUCell(3))
+    assert _fusable_cell(L.SimpleRNNCell(3))
+
+    class Renamed(L.LSTMCell):  # overrides nothing that computes: still fused
+        pass
+
+    class Custom(L.GRUCell):  # own step: the reference path runs it
+        def rnn_step(self, batch, input_dim, training):
+            return super().rnn_step(batch, input_dim, training)
+
+    assert _fusable_cell(Renamed(3)) and not _fusable_cell(Custom(3))
+    # a stack of cells and float64-free custom cells go through the reference path
+    assert not _fusable_cell(L.StackedRNNCells([L.LSTMCell(2), L.LSTMCell(2)]))
+
+
+def test_policy_plans():
+    p = policy.plan("lstm", 1, 100, 8, 64)
+    assert p.concat and p.infer_unroll == 1 and p.devices == 1
+    p = policy.plan("gru", 64, 100, 64, 256)
+    assert not p.concat and p.infer_unroll == policy.INFER_UNROLL_WIDE
+    assert p.fwd_unroll == 1 and p.bwd_unroll == 1
+    assert policy.plan("lstm", 4, 3, 2, 2, user_unroll=True).infer_unroll == 3
+    assert policy.plan("simple_rnn", 16, 1000, 32, 128).infer_unroll == 1
+
+
+def test_bf16_policy_is_close_and_float32_out():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 20, 8)).astype(np.float32)
+    a = L.LSTM(16, return_sequences=True)
+    b = L.LSTM(16, return_sequences=True, dtype="mixed_bfloat16")
+    a.build(x.shape)
+    b.build(x.shape)
+    b.set_weights(a.get_weights())
+    ya, yb = np.asarray(a(x)), np.asarray(b(x))
+    assert yb.dtype == np.float32 and b.get_config()["dtype"] == "mixed_bfloat16"
+    err = float(np.max(np.abs(ya - yb)))
+    assert 0 < err < 2e-2
+
+
+def test_config_errors_and_cache(tmp_path):
+    with pytest.raises(ValueError, match="positive int"):
+        config.set_cpu_devices(0)
+    jnp.zeros(1).block_until_ready()  # the backend is running now
+    n = jax.local_device_count()
+    config.set_cpu_devices(n)  # the current count is accepted
+    with pytest.raises(RuntimeError, match="before JAX initialises"):
+        config.set_cpu_devices(n + 1)
+    with pytest.raises(ValueError, match="dtype policy"):
+        config.set_dtype_policy("float8")
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        assert config.enable_compilation_cache(tmp_path / "cc") == str(tmp_path / "cc")
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "cc")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
+        config._state["compilation_cache"] = None
+
+
+_SPLIT_SCRIPT = r"""
+import numpy as np, rnnkit
+from rnnkit import config, layers as L, models as M, optimizers as O
+import jax
+assert jax.device_count() == 2 and config.cpu_devices() == 2
+rng = np.random.default_rng(0)
+x = rng.normal(size=(8, 7, 3)).astype(np.float32)
+y = rng.normal(size=(8, 1)).astype(np.float32)
+res = {}
+for split in (1, 2):
+    config._state["cpu_devices"] = split
+    rnnkit.set_random_seed(0)
+    m = M.Sequential([L.Input(shape=(7, 3)), L.GRU(5, return_sequences=True),
+                      L.LSTM(4, go_backwards=True), L.Dense(1)])
+    m.compile(optimizer=O.SGD(learning_rate=0.1), loss="mse")
+    losses = [m.train_on_batch(x, y) for _ in range(2)]
+    res[split] = (np.array(losses), m.predict_on_batch(x), m.predict_on_batch(x[:3]))
+for a, b in zip(res[1], res[2]):
+    np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5)
+print("SPLIT-OK")
+"""
+
+
+def test_cpu_device_split_matches_one_device(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, RNNKIT_CPU_DEVICES="2", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", _SPLIT_SCRIPT], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert "SPLIT-OK" in out.stdout, out.stdout + out.stderr

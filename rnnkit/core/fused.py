@@ -118,8 +118,11 @@ def _mm(a, w, cdt):
     return jnp.dot(a.astype(cdt), w, preferred_element_type=jnp.float32)
 
 
-def _t_mm(a2, b2):
+def _t_mm(a2, b2, cdt=None):
     """a2^T @ b2 for 2-D a2 (N, P), b2 (N, Q): one GEMM contracting the rows."""
+    if cdt is not None:
+        return lax.dot_general(a2.astype(cdt), b2.astype(cdt), (((0,), (0,)), ((), ())),
+                               preferred_element_type=jnp.float32)
     return lax.dot_general(a2, b2, (((0,), (0,)), ((), ())))
 
 
@@ -197,8 +200,10 @@ def _lstm_forward(cfg, p, xs, h0, c0, mask, rm):
         i, f, g, o = ract(zi), ract(zf), act(zg), ract(zo)
         c_new = f * c + i * g
         h_new = o * act(c_new)
-        res = jnp.concatenate([ract.residual(zi, i), ract.residual(zf, f),
-                               act.residual(zg, g), ract.residual(zo, o)], axis=-1)
+        # four separate residual arrays: a concatenated (B, 4H) one costs an extra copy
+        # per step (LSTM B64 H256 forward: 43.6 vs 36.8 ms)
+        res = (ract.residual(zi, i), ract.residual(zf, f), act.residual(zg, g),
+               ract.residual(zo, o))
         h_new, c_new = _keep(m_t, h_new, h), _keep(m_t, c_new, c)
         return (h_new, c_new), (res, h_new, c_new)
 
@@ -208,9 +213,9 @@ def _lstm_forward(cfg, p, xs, h0, c0, mask, rm):
 
 def _lstm_backward(cfg, p, xs, h0, c0, mask, rm, G, Hs, Cs, d_hs, d_hT, d_cT):
     act, ract = cfg.activation, cfg.recurrent_activation
+    cdt = _cdt(cfg)
     T, B, D = xs.shape
-    H = h0.shape[-1]
-    UT = p.recurrent_kernel.T
+    UT = _w(p.recurrent_kernel.T, cdt)
     Cprev = _prev_seq(c0, Cs)
     Hprev = _prev_seq(h0, Hs)
     track_rm = rm is not None
@@ -222,13 +227,13 @@ def _lstm_backward(cfg, p, xs, h0, c0, mask, rm, G, Hs, Cs, d_hs, d_hT, d_cT):
             dh = dh + dhs_t
         mf = _mask_f(m_t, dh.dtype)
         dh_n, dc_n = (dh, dc) if mf is None else (dh * mf, dc * mf)
-        gi, gf, gg, go = jnp.split(g_t, 4, axis=-1)
+        gi, gf, gg, go = g_t
         i, f, g, o = ract.post(gi), ract.post(gf), act.post(gg), ract.post(go)
         tc, dc_from_h = act.value_and_grad(c_t, dh_n * o)
         dc_tot = dc_n + dc_from_h
         dz = jnp.concatenate([ract.grad(gi, dc_tot * g), ract.grad(gf, dc_tot * c_prev),
                               act.grad(gg, dc_tot * i), ract.grad(go, dh_n * tc)], axis=-1)
-        dhr = dz @ UT
+        dhr = _mm(dz, UT, cdt)
         dh_p = dhr if rm is None else dhr * rm
         dc_p = dc_tot * f
         if mf is not None:
@@ -244,10 +249,10 @@ def _lstm_backward(cfg, p, xs, h0, c0, mask, rm, G, Hs, Cs, d_hs, d_hT, d_cT):
         reverse=True, unroll=cfg.plan.bwd_unroll)
     dZ2 = _flat(dZ)
     HR = Hprev if rm is None else Hprev * rm[None]
-    dW = _t_mm(_flat(xs), dZ2)
-    dU = _t_mm(_flat(HR), dZ2)
+    dW = _t_mm(_flat(xs), dZ2, cdt)
+    dU = _t_mm(_flat(HR), dZ2, cdt)
     db = None if p.bias is None else jnp.sum(dZ2, axis=0)
-    dxs = (dZ2 @ p.kernel.T).reshape(T, B, D)
+    dxs = _mm(dZ2, _w(p.kernel.T, cdt), cdt).reshape(T, B, D)
     dp = type(p)(dW.astype(p.kernel.dtype), dU.astype(p.recurrent_kernel.dtype),
                  None if db is None else db.astype(p.bias.dtype))
     return dp, dxs, dh0, dc0, drm
@@ -329,8 +334,7 @@ def _gru_forward(cfg, p, xs, h0, mask, rm):
         ph = x_h + r * u_h
         hh = act(ph)
         h_new = _keep(m_t, z * h + (1.0 - z) * hh, h)
-        res = jnp.concatenate([ract.residual(pz, z), ract.residual(pr, r),
-                               act.residual(ph, hh), u_h], axis=-1)
+        res = (ract.residual(pz, z), ract.residual(pr, r), act.residual(ph, hh), u_h)
         return h_new, (res, h_new)
 
     hT, (G, Hs) = _scan(body, h0, (xs, mask), unroll=cfg.plan.fwd_unroll)
@@ -339,8 +343,9 @@ def _gru_forward(cfg, p, xs, h0, mask, rm):
 
 def _gru_backward(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT):
     act, ract = cfg.activation, cfg.recurrent_activation
+    cdt = _cdt(cfg)
     T, B, D = xs.shape
-    UT = p.recurrent_kernel.T
+    UT = _w(p.recurrent_kernel.T, cdt)
     Hprev = _prev_seq(h0, Hs)
     track_rm = rm is not None
 
@@ -351,14 +356,14 @@ def _gru_backward(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT):
             dh = dh + dhs_t
         mf = _mask_f(m_t, dh.dtype)
         dh_n = dh if mf is None else dh * mf
-        gz, gr, gh, u_h = jnp.split(g_t, 4, axis=-1)
+        gz, gr, gh, u_h = g_t
         z, r, hh = ract.post(gz), ract.post(gr), act.post(gh)
         dph = act.grad(gh, dh_n * (1.0 - z))
         dpz = ract.grad(gz, dh_n * (h_prev - hh))
         dpr = ract.grad(gr, dph * u_h)
         dxw = jnp.concatenate([dpz, dpr, dph], axis=-1)
         dhu = jnp.concatenate([dpz, dpr, dph * r], axis=-1)
-        dhr = dhu @ UT
+        dhr = _mm(dhu, UT, cdt)
         dh_p = (dhr if rm is None else dhr * rm) + dh_n * z
         if mf is not None:
             dh_p = dh_p + dh * (1.0 - mf)
@@ -371,10 +376,10 @@ def _gru_backward(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT):
                                    reverse=True, unroll=cfg.plan.bwd_unroll)
     dXW2, dHU2 = _flat(dXW), _flat(dHU)
     HR = Hprev if rm is None else Hprev * rm[None]
-    dW = _t_mm(_flat(xs), dXW2)
-    dU = _t_mm(_flat(HR), dHU2)
+    dW = _t_mm(_flat(xs), dXW2, cdt)
+    dU = _t_mm(_flat(HR), dHU2, cdt)
     db = None if p.bias is None else jnp.stack([jnp.sum(dXW2, 0), jnp.sum(dHU2, 0)])
-    dxs = (dXW2 @ p.kernel.T).reshape(T, B, D)
+    dxs = _mm(dXW2, _w(p.kernel.T, cdt), cdt).reshape(T, B, D)
     dp = type(p)(dW.astype(p.kernel.dtype), dU.astype(p.recurrent_kernel.dtype),
                  None if db is None else db.astype(p.bias.dtype))
     return dp, dxs, dh0, drm
@@ -440,8 +445,7 @@ def _gru1_forward(cfg, p, xs, h0, mask, rm):
         ph = x_h + _mm(r * hr, U_h, cdt)
         hh = act(ph)
         h_new = _keep(m_t, z * h + (1.0 - z) * hh, h)
-        res = jnp.concatenate([ract.residual(pz, z), ract.residual(pr, r),
-                               act.residual(ph, hh)], axis=-1)
+        res = (ract.residual(pz, z), ract.residual(pr, r), act.residual(ph, hh))
         return h_new, (res, h_new)
 
     hT, (G, Hs) = _scan(body, h0, (xs, mask), unroll=cfg.plan.fwd_unroll)
@@ -450,10 +454,11 @@ def _gru1_forward(cfg, p, xs, h0, mask, rm):
 
 def _gru1_backward(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT):
     act, ract = cfg.activation, cfg.recurrent_activation
+    cdt = _cdt(cfg)
     T, B, D = xs.shape
     H = h0.shape[-1]
     U = p.recurrent_kernel
-    U_zrT, U_hT = U[:, :2 * H].T, U[:, 2 * H:].T
+    U_zrT, U_hT = _w(U[:, :2 * H].T, cdt), _w(U[:, 2 * H:].T, cdt)
     Hprev = _prev_seq(h0, Hs)
     track_rm = rm is not None
 
@@ -465,14 +470,14 @@ def _gru1_backward(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT):
         mf = _mask_f(m_t, dh.dtype)
         dh_n = dh if mf is None else dh * mf
         hr = h_prev if rm is None else h_prev * rm
-        gz, gr, gh = jnp.split(g_t, 3, axis=-1)
+        gz, gr, gh = g_t
         z, r, hh = ract.post(gz), ract.post(gr), act.post(gh)
         dph = act.grad(gh, dh_n * (1.0 - z))
-        drh = dph @ U_hT
+        drh = _mm(dph, U_hT, cdt)
         dpz = ract.grad(gz, dh_n * (h_prev - hh))
         dpr = ract.grad(gr, drh * hr)
         dzr = jnp.concatenate([dpz, dpr], axis=-1)
-        dhr = drh * r + dzr @ U_zrT
+        dhr = drh * r + _mm(dzr, U_zrT, cdt)
         dh_p = (dhr if rm is None else dhr * rm) + dh_n * z
         if mf is not None:
             dh_p = dh_p + dh * (1.0 - mf)
@@ -485,14 +490,14 @@ def _gru1_backward(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT):
                             reverse=True, unroll=cfg.plan.bwd_unroll)
     dXW2 = _flat(dXW)
     HR = Hprev if rm is None else Hprev * rm[None]
-    R = G[..., H:2 * H]
+    R = G[1]
     if cfg.recurrent_activation.kind is None:
         R = cfg.recurrent_activation(R)
-    dW = _t_mm(_flat(xs), dXW2)
-    dU = jnp.concatenate([_t_mm(_flat(HR), dXW2[:, :2 * H]),
-                          _t_mm(_flat(R * HR), dXW2[:, 2 * H:])], axis=1)
+    dW = _t_mm(_flat(xs), dXW2, cdt)
+    dU = jnp.concatenate([_t_mm(_flat(HR), dXW2[:, :2 * H], cdt),
+                          _t_mm(_flat(R * HR), dXW2[:, 2 * H:], cdt)], axis=1)
     db = None if p.bias is None else jnp.sum(dXW2, axis=0)
-    dxs = (dXW2 @ p.kernel.T).reshape(T, B, D)
+    dxs = _mm(dXW2, _w(p.kernel.T, cdt), cdt).reshape(T, B, D)
     dp = type(p)(dW.astype(p.kernel.dtype), dU.astype(p.recurrent_kernel.dtype),
                  None if db is None else db.astype(p.bias.dtype))
     return dp, dxs, dh0, drm
@@ -559,8 +564,9 @@ def _rnn_forward(cfg, p, xs, h0, mask, rm):
 
 def _rnn_backward(cfg, p, xs, h0, mask, rm, Z, Hs, d_hs, d_hT):
     act = cfg.activation
+    cdt = _cdt(cfg)
     T, B, D = xs.shape
-    UT = p.recurrent_kernel.T
+    UT = _w(p.recurrent_kernel.T, cdt)
     Hprev = _prev_seq(h0, Hs)
     track_rm = rm is not None
     res_seq = Hs if Z is None else Z
@@ -573,7 +579,7 @@ def _rnn_backward(cfg, p, xs, h0, mask, rm, Z, Hs, d_hs, d_hT):
         mf = _mask_f(m_t, dh.dtype)
         dh_n = dh if mf is None else dh * mf
         dz = act.grad(res_t, dh_n)
-        dhr = dz @ UT
+        dhr = _mm(dz, UT, cdt)
         dh_p = dhr if rm is None else dhr * rm
         if mf is not None:
             dh_p = dh_p + dh * (1.0 - mf)
@@ -587,10 +593,10 @@ def _rnn_backward(cfg, p, xs, h0, mask, rm, Z, Hs, d_hs, d_hT):
                            reverse=True, unroll=cfg.plan.bwd_unroll)
     dZ2 = _flat(dZ)
     HR = Hprev if rm is None else Hprev * rm[None]
-    dW = _t_mm(_flat(xs), dZ2)
-    dU = _t_mm(_flat(HR), dZ2)
+    dW = _t_mm(_flat(xs), dZ2, cdt)
+    dU = _t_mm(_flat(HR), dZ2, cdt)
     db = None if p.bias is None else jnp.sum(dZ2, axis=0)
-    dxs = (dZ2 @ p.kernel.T).reshape(T, B, D)
+    dxs = _mm(dZ2, _w(p.kernel.T, cdt), cdt).reshape(T, B, D)
     dp = type(p)(dW.astype(p.kernel.dtype), dU.astype(p.recurrent_kernel.dtype),
                  None if db is None else db.astype(p.bias.dtype))
     return dp, dxs, dh0, drm

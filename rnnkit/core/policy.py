@@ -29,6 +29,7 @@ Rules:
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from rnnkit import config
 
@@ -36,10 +37,11 @@ GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 # Thresholds (see the rules above).
 WIDE_STEP = 8192  # batch * gates * units from which inference unroll=8 pays off
-INFER_UNROLL_WIDE = 8
+INFER_UNROLL_WIDE = 4
 TRAIN_FWD_UNROLL = 1
-TRAIN_BWD_UNROLL = 2
+TRAIN_BWD_UNROLL = 1
 CONCAT_MAX_BATCH = 8
+CONCAT_KINDS = ("lstm", "simple_rnn")  # GRU: the split input/recurrent parts make it slower
 SPLIT_MIN_ROWS = 4
 
 
@@ -65,17 +67,38 @@ def plan(kind: str, batch: int, timesteps: int, input_dim: int, units: int, *,
     gates = GATES["gru" if kind == "gru_v1" else kind]
     devices = _split(batch)
     rows = batch // devices
-    wide = rows * gates * units >= WIDE_STEP
+    wide = rows * gates * units >= WIDE_STEP and gates >= 3
     infer_unroll = INFER_UNROLL_WIDE if wide else 1
     fwd_unroll = TRAIN_FWD_UNROLL
     if user_unroll not in (None, False):
         u = max(int(timesteps), 1) if user_unroll is True else int(user_unroll)
         infer_unroll = fwd_unroll = u
-    return Plan(infer_unroll=min(infer_unroll, max(timesteps, 1)),
-                fwd_unroll=min(fwd_unroll, max(timesteps, 1)),
-                bwd_unroll=min(TRAIN_BWD_UNROLL, max(timesteps, 1)),
-                concat=rows <= CONCAT_MAX_BATCH,
-                devices=devices, compute_dtype=compute_dtype)
+    result = Plan(infer_unroll=min(infer_unroll, max(timesteps, 1)),
+                  fwd_unroll=min(fwd_unroll, max(timesteps, 1)),
+                  bwd_unroll=min(TRAIN_BWD_UNROLL, max(timesteps, 1)),
+                  concat=rows <= CONCAT_MAX_BATCH and kind in CONCAT_KINDS,
+                  devices=devices, compute_dtype=compute_dtype)
+    overrides = _overrides()
+    if overrides:
+        if "devices" in overrides and overrides["devices"] > 1:
+            overrides["devices"] = devices
+        result = dataclasses.replace(result, **overrides)
+    return result
+
+
+def _overrides() -> dict:
+    """RNNKIT_POLICY="infer_unroll=2,concat=0,..." overrides fields of every plan (for
+    measuring alternatives; not for production use)."""
+    spec = os.environ.get("RNNKIT_POLICY", "")
+    out = {}
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        key, _, value = item.partition("=")
+        field = {f.name: f for f in dataclasses.fields(Plan)}.get(key)
+        if field is None:
+            raise ValueError(f"RNNKIT_POLICY: unknown field {key!r}")
+        out[key] = (value if field.type in ("str", str) else
+                    bool(int(value)) if field.type in ("bool", bool) else int(value))
+    return out
 
 
 def _split(batch: int) -> int:

@@ -50,6 +50,8 @@ class RNN(Layer):
     `mask` bool (B, T), True = use this step; `training`; `constants`.
     """
 
+    _numpy_inputs_ok = True  # _check_inputs reads only shapes (see Layer.__call__)
+
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, time_major=False, zero_output_for_mask=False,
                  **kwargs):

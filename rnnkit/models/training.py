@@ -18,6 +18,7 @@ from rnnkit import losses as losses_mod
 from rnnkit import metrics as metrics_mod
 from rnnkit import optimizers as optimizers_mod
 from rnnkit.core import sparse
+from rnnkit.core.jit import jit_forwarding_values
 from rnnkit.layers.layer import _Tracing
 from rnnkit.models import callbacks as callbacks_mod
 from rnnkit.models.data import batches, check_fit_data, split_validation, to_host
@@ -161,7 +162,7 @@ class Trainer:
                 loss = loss + sum(jnp.asarray(v, loss.dtype) for v in extra)
             return loss, self._metric_sums(y, y_pred, masks), new_values
 
-        return jax.jit(step)
+        return jit_forwarding_values(step)  # jax.jit without copies of unchanged variables
 
     def _step_fn(self, kind):
         fn = self._steps.get(kind)
