@@ -13,11 +13,15 @@ None of these change results beyond float32 rounding, except the opt-in bf16 pol
   `dtype="mixed_bfloat16"` does the same for one layer).
 - `enable_compilation_cache(path)` / env `RNNKIT_COMPILATION_CACHE=path`: JAX's persistent
   compilation cache, so a fresh process reuses compiled programs from disk.
-- `set_async_dispatch(enabled)` / env `RNNKIT_ASYNC_DISPATCH`: `import rnnkit` switches JAX's
-  CPU dispatch to synchronous (when JAX has not started yet): -70 us per call at batch 1.
+- `set_async_dispatch(False)` / env `RNNKIT_ASYNC_DISPATCH=0`: synchronous CPU dispatch,
+  -70 us per call at batch 1. Opt-in (see its caveat).
 - `set_malloc_tuning()` / env `RNNKIT_MALLOC_TUNING=1`: keep freed memory in the heap
   (no per-step page faults on XLA's temporary buffers): training steps 14-26% faster,
   compiles ~40% slower, the process keeps its peak heap. Opt-in.
+
+- `cpu_performance_mode()` / env `RNNKIT_CPU_TUNING=1`: all of the opt-in CPU settings
+  above at once (batch split over all cores, malloc tuning, synchronous dispatch, and
+  `--xla_cpu_prefer_vector_width=512` on AVX-512 CPUs).
 
 Environment variables are read once, by `import rnnkit`.
 """
@@ -108,13 +112,11 @@ def _apply_env() -> None:
             warnings.warn(f"rnnkit: ignoring {var}={value!r}: {err}", RuntimeWarning,
                           stacklevel=3)
 
+    if os.environ.get("RNNKIT_CPU_TUNING", "").strip().lower() in ("1", "true", "yes", "on"):
+        apply("RNNKIT_CPU_TUNING", lambda _: cpu_performance_mode())
     apply("RNNKIT_CPU_DEVICES", set_cpu_devices, int)
-    if os.environ.get("RNNKIT_ASYNC_DISPATCH"):
-        apply("RNNKIT_ASYNC_DISPATCH", set_async_dispatch,
-              lambda v: v.strip().lower() not in ("0", "false", "no", "off"))
-    elif not _backend_initialized():
-        # rnnkit's default: synchronous CPU dispatch (see set_async_dispatch)
-        set_async_dispatch(False)
+    apply("RNNKIT_ASYNC_DISPATCH", set_async_dispatch,
+          lambda v: v.strip().lower() not in ("0", "false", "no", "off"))
     apply("RNNKIT_MALLOC_TUNING", set_malloc_tuning,
           lambda v: v.strip().lower() not in ("0", "false", "no", "off"))
     apply("RNNKIT_DTYPE_POLICY", set_dtype_policy)
@@ -124,16 +126,18 @@ def _apply_env() -> None:
 # --- synchronous CPU dispatch ------------------------------------------------------------
 
 def set_async_dispatch(enabled: bool) -> None:
-    """JAX's asynchronous CPU dispatch. JAX turns it on by default; `import rnnkit` turns it
-    OFF when JAX's backend has not started yet (opt out: RNNKIT_ASYNC_DISPATCH=1 in the
-    environment, or `set_async_dispatch(True)` right after `import rnnkit`).
+    """JAX's asynchronous CPU dispatch (JAX's default: on). Opt-in for low latency:
+    `set_async_dispatch(False)` right after `import rnnkit`, or RNNKIT_ASYNC_DISPATCH=0.
 
     Off, a compiled single-device call runs inline in the calling thread instead of being
     handed to a worker thread and waited for: batch-1 LSTM `predict_on_batch` (T100 H64)
     0.18 -> 0.10 ms, SimpleRNN 0.11 -> 0.04 ms; batch-64 steps are unchanged
     (benchmarks/PERF_NOTES.md). Python no longer overlaps with a running computation,
-    which on a CPU shares the same cores anyway. Process-wide JAX setting: it must be
-    chosen before JAX initialises its backend (before the first array is created)."""
+    which on a CPU shares the same cores anyway. Caveat measured on a 2-core VM: eager
+    LAPACK calls (e.g. the QR of the Orthogonal initializer when a layer is built) can
+    stall ~0.4 s each while OpenBLAS's threads compete with XLA's; OPENBLAS_NUM_THREADS=1
+    avoids it. Process-wide JAX setting: it must be chosen before JAX initialises its
+    backend (before the first array is created)."""
     import jax
 
     enabled = bool(enabled)
@@ -178,6 +182,62 @@ def set_malloc_tuning(enabled: bool = True) -> bool:
         ok = False
     _MALLOC["tuned"] = ok
     return ok
+
+
+# --- one switch for all of the above ------------------------------------------------------
+
+def _has_avx512() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return " avx512f " in f" {line.split(':', 1)[1].strip()} "
+    except OSError:
+        pass
+    return False
+
+
+def _add_xla_flag(flag: str) -> bool:
+    name = flag.split("=", 1)[0]
+    current = os.environ.get("XLA_FLAGS", "")
+    if name in current:
+        return False
+    os.environ["XLA_FLAGS"] = f"{current} {flag}".strip()
+    return True
+
+
+def cpu_performance_mode(devices: int | None = None) -> dict:
+    """Every opt-in CPU speed setting at once; call right after `import rnnkit`, before
+    any array exists (or set RNNKIT_CPU_TUNING=1 before starting Python).
+
+    - `set_cpu_devices(devices or <cores available to this process>)`: batch split;
+    - `set_malloc_tuning()`;
+    - `set_async_dispatch(False)`;
+    - XLA flag `--xla_cpu_prefer_vector_width=512` on AVX-512 CPUs (batch-1 LSTM 0.098 ->
+      0.083 ms, LSTM long 12.0 -> 10.6 ms; neutral elsewhere).
+
+    Measured on a 2-core VM only (benchmarks/PERF_NOTES.md). Returns what was applied.
+    """
+    if _backend_initialized():
+        raise RuntimeError(
+            "rnnkit.config.cpu_performance_mode() must run before JAX initialises its "
+            "backend: call it right after `import rnnkit`, before creating any array or "
+            "layer, or set RNNKIT_CPU_TUNING=1 before starting Python.")
+    applied = {}
+    if devices is None:
+        try:
+            devices = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            devices = os.cpu_count() or 1
+    if devices > 1:
+        set_cpu_devices(devices)
+        applied["cpu_devices"] = devices
+    applied["malloc_tuning"] = set_malloc_tuning()
+    set_async_dispatch(False)
+    applied["async_dispatch"] = False
+    if _has_avx512() and _add_xla_flag("--xla_cpu_prefer_vector_width=512"):
+        applied["xla_flags"] = os.environ["XLA_FLAGS"]
+    return applied
 
 
 # --- precision -----------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """Every performance choice of the recurrent kernels, in ONE place, chosen by shape and mode.
 
 `plan(kind, batch, timesteps, input_dim, units, ...)` returns a `Plan` read by
-`rnnkit.core.fused`. Each rule below names the measurement that justified it (2-vCPU
-Zen4 / Sapphire-Rapids-class VM, jax 0.10.2, XLA:CPU; full tables in
-benchmarks/PERF_NOTES.md and shared/perf/xla_cpu_notes.md). None of the choices changes a
-result beyond float32 rounding, except `compute_dtype="bfloat16"` (opt-in policy).
+`rnnkit.core.fused`. Each rule names the measurement that justified it: 2-vCPU Xeon
+(Sapphire Rapids class: AVX-512, AMX) VM, jax 0.10.2, XLA:CPU, median of 3-5 interleaved
+rounds; full tables and commands in benchmarks/PERF_NOTES.md (the earlier EPYC numbers
+are in shared/perf/xla_cpu_notes.md). None of the choices changes a result beyond float32
+rounding, except `compute_dtype="bfloat16"` (the opt-in mixed_bfloat16 policy).
+`RNNKIT_POLICY="infer_unroll=2,concat=0"` overrides fields, for measuring alternatives.
 
 Rules:
 
@@ -12,18 +14,25 @@ Rules:
    loop): hoisting was slower in 9 of 10 measured workloads on XLA:CPU (LSTM long 66 vs
    30 ms). Weight gradients, by contrast, ARE single GEMMs after the reverse loop (the
    custom VJP in fused.py).
-2. Inference unroll: `lax.scan(unroll=8)` when the per-step matmul is wide
-   (batch * gates*units >= 8192, e.g. B64 H256 LSTM: 33 -> 25 ms), unroll=1 otherwise
-   (B16 T1000 H128: u8 33.5 vs u1 29.9 ms; B1: u8 0.21 vs u1 0.18 ms).
-3. Training: the forward of the custom VJP uses unroll 1 and the backward loop unroll 2
-   (custom_vjp u1/u2/u4 = 125.9/118.7/132.3 ms on LSTM train B64). The autodiff of an
-   unrolled scan is ~2x slower, which is why the primal (inference) and the
-   differentiated forward are planned separately.
-4. Concatenated matmul [x_t, h] @ [[W], [U]] (one dot per step instead of two) at small
-   batch (B <= 8): LSTM B1 0.144 vs 0.180 ms; neutral or worse at B64.
+2. Inference (primal) unroll 4 when the per-step matmul is wide (rows * gates*units >=
+   8192 and gates >= 3, e.g. B64 H256 LSTM / GRU), else 1. 1 device: LSTM infer u1/u2/u4/u8
+   = 27.3/25.4/24.5/26.5 ms, GRU 23.5/22.5/20.1/23.2; SimpleRNN B64 7.2/7.3/7.5/7.6 and
+   LSTM long 20.9/21.7/21.0/20.6 (no gain); 2-device split LSTM infer u1/u2/u4/u8 =
+   23.0/17.4/17.5/22.4. Unroll 8 also costs +0.3 s of compile time.
+3. Training: the differentiated forward and the reverse loop both use unroll 1. Backward
+   u1 vs u2 (LSTM / GRU / SimpleRNN train B64): 1 device 91.2/70.9/19.8 vs
+   89.3/74.6/20.1 ms, 2-device split 53.9/44.1/12.8 vs 60.6/45.8/15.2 ms; u1 also
+   compiles faster. The autodiff of an unrolled scan is ~2x slower, which is why the
+   primal (inference) and the differentiated forward are planned separately.
+4. Concatenated matmul [x_t, h] @ [[W], [U]] (one dot per step) for LSTM and SimpleRNN at
+   batch <= 8 only: B1 neutral to slightly better (LSTM 0.108 vs 0.118 ms median); GRU
+   B1 worse (0.148 vs 0.112: the reset gate needs the recurrent part separately);
+   every cell worse at B64 (LSTM infer 27.5 vs 24.2 ms, GRU 26.3 vs 20.3).
 5. Batch split over CPU devices (opt-in `rnnkit.config.set_cpu_devices`): only when the
-   batch divides evenly and each part keeps >= 4 rows (the per-step exchange of a B1 split
-   costs more than it saves).
+   batch divides evenly and each part keeps >= 4 rows (a B1 split cannot help: the
+   recurrence is sequential). B64, 1 device -> 2 devices: LSTM train 87 -> 54 ms,
+   GRU train 74 -> 44, SimpleRNN train 19.6 -> 12.8, GRU infer 23.4 -> 12.9,
+   LSTM long 20.4 -> 12.2.
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from rnnkit import config
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 # Thresholds (see the rules above).
-WIDE_STEP = 8192  # batch * gates * units from which inference unroll=8 pays off
+WIDE_STEP = 8192  # rows * gates * units from which the inference unroll pays off
 INFER_UNROLL_WIDE = 4
 TRAIN_FWD_UNROLL = 1
 TRAIN_BWD_UNROLL = 1
@@ -49,7 +58,7 @@ SPLIT_MIN_ROWS = 4
 class Plan:
     infer_unroll: int = 1  # lax.scan unroll of the primal (inference) loop
     fwd_unroll: int = 1  # unroll of the forward loop when differentiated
-    bwd_unroll: int = 2  # unroll of the reverse (gradient) loop
+    bwd_unroll: int = 1  # unroll of the reverse (gradient) loop
     concat: bool = False  # one [x_t, h] @ [[W], [U]] dot per inference step
     devices: int = 1  # split the batch over this many CPU devices (1 = no split)
     compute_dtype: str = "float32"  # matmul input dtype ("bfloat16": f32 accumulation)

@@ -1,0 +1,248 @@
+"""GRU sequence kernels, reset_after=True (`primal`, `forward`, `backward`) and
+reset_after=False (`*_v1`).
+
+See rnnkit.core.fused for the contract; gate order z, r, h.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from rnnkit.core.seq_common import cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq, scan, t_mm
+
+
+def _gru_biases(b):
+    if b is None:
+        return None, None
+    return b[0], b[1]
+
+
+def primal(cfg, p, xs, h0, mask, rm):
+    act, ract = cfg.activation, cfg.recurrent_activation
+    cdt = cdt_of(cfg)
+    W, U = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt)
+    b_in, b_rec = _gru_biases(p.bias)
+    H = h0.shape[-1]
+    concat = cfg.plan.concat
+    ret = cfg.return_sequences
+    if concat:
+        # [x, h] @ [[W_zr, W_h, 0], [U_zr, 0, U_h]] -> [x_zr + u_zr, x_h, u_h]
+        D = W.shape[0]
+        zeros_x = jnp.zeros((D, H), W.dtype)
+        zeros_h = jnp.zeros((H, H), U.dtype)
+        WU = jnp.concatenate([
+            jnp.concatenate([W[:, :2 * H], W[:, 2 * H:], zeros_x], axis=1),
+            jnp.concatenate([U[:, :2 * H], zeros_h, U[:, 2 * H:]], axis=1)], axis=0)
+        bcat = None if b_in is None else jnp.concatenate(
+            [b_in[:2 * H] + b_rec[:2 * H], b_in[2 * H:], b_rec[2 * H:]])
+
+    def body(h, inp):
+        x_t, m_t = inp
+        hr = h if rm is None else h * rm
+        if concat:
+            s = mm(jnp.concatenate([x_t, hr.astype(x_t.dtype)], axis=-1), WU, cdt)
+            if bcat is not None:
+                s = s + bcat[None, :]
+            zr, x_h, u_h = s[:, :2 * H], s[:, 2 * H:3 * H], s[:, 3 * H:]
+            z, r = ract(zr[:, :H]), ract(zr[:, H:])
+        else:
+            xw = mm(x_t, W, cdt)
+            hu = mm(hr, U, cdt)
+            if b_in is not None:
+                xw = xw + b_in[None, :]
+                hu = hu + b_rec[None, :]
+            x_z, x_r, x_h = jnp.split(xw, 3, axis=-1)
+            u_z, u_r, u_h = jnp.split(hu, 3, axis=-1)
+            z, r = ract(x_z + u_z), ract(x_r + u_r)
+        hh = act(x_h + r * u_h)
+        h_new = keep(m_t, z * h + (1.0 - z) * hh, h)
+        return h_new, (h_new if ret else None)
+
+    hT, hs = scan(body, h0, (xs, mask), unroll=cfg.plan.infer_unroll)
+    return hs, hT
+
+
+def forward(cfg, p, xs, h0, mask, rm):
+    act, ract = cfg.activation, cfg.recurrent_activation
+    cdt = cdt_of(cfg)
+    W, U = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt)
+    b_in, b_rec = _gru_biases(p.bias)
+
+    def body(h, inp):
+        x_t, m_t = inp
+        hr = h if rm is None else h * rm
+        xw = mm(x_t, W, cdt)
+        hu = mm(hr, U, cdt)
+        if b_in is not None:
+            xw = xw + b_in[None, :]
+            hu = hu + b_rec[None, :]
+        x_z, x_r, x_h = jnp.split(xw, 3, axis=-1)
+        u_z, u_r, u_h = jnp.split(hu, 3, axis=-1)
+        pz, pr = x_z + u_z, x_r + u_r
+        z, r = ract(pz), ract(pr)
+        ph = x_h + r * u_h
+        hh = act(ph)
+        h_new = keep(m_t, z * h + (1.0 - z) * hh, h)
+        res = (ract.residual(pz, z), ract.residual(pr, r), act.residual(ph, hh), u_h)
+        return h_new, (res, h_new)
+
+    hT, (G, Hs) = scan(body, h0, (xs, mask), unroll=cfg.plan.fwd_unroll)
+    return (Hs if cfg.return_sequences else None, hT), (G, Hs)
+
+
+def backward(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT):
+    act, ract = cfg.activation, cfg.recurrent_activation
+    cdt = cdt_of(cfg)
+    T, B, D = xs.shape
+    UT = cast_w(p.recurrent_kernel.T, cdt)
+    Hprev = prev_seq(h0, Hs)
+    track_rm = rm is not None
+
+    def body(carry, inp):
+        dh, drm = carry
+        g_t, h_prev, m_t, dhs_t = inp
+        if dhs_t is not None:
+            dh = dh + dhs_t
+        mf = mask_f(m_t, dh.dtype)
+        dh_n = dh if mf is None else dh * mf
+        gz, gr, gh, u_h = g_t
+        z, r, hh = ract.post(gz), ract.post(gr), act.post(gh)
+        dph = act.grad(gh, dh_n * (1.0 - z))
+        dpz = ract.grad(gz, dh_n * (h_prev - hh))
+        dpr = ract.grad(gr, dph * u_h)
+        dxw = jnp.concatenate([dpz, dpr, dph], axis=-1)
+        dhu = jnp.concatenate([dpz, dpr, dph * r], axis=-1)
+        dhr = mm(dhu, UT, cdt)
+        dh_p = (dhr if rm is None else dhr * rm) + dh_n * z
+        if mf is not None:
+            dh_p = dh_p + dh * (1.0 - mf)
+        if track_rm:
+            drm = drm + h_prev * dhr
+        return (dh_p, drm), (dxw, dhu)
+
+    drm0 = jnp.zeros_like(rm) if track_rm else None
+    (dh0, drm), (dXW, dHU) = scan(body, (d_hT, drm0), (G, Hprev, mask, d_hs),
+                                   reverse=True, unroll=cfg.plan.bwd_unroll)
+    dXW2, dHU2 = flat(dXW), flat(dHU)
+    HR = Hprev if rm is None else Hprev * rm[None]
+    dW = t_mm(flat(xs), dXW2, cdt)
+    dU = t_mm(flat(HR), dHU2, cdt)
+    db = None if p.bias is None else jnp.stack([jnp.sum(dXW2, 0), jnp.sum(dHU2, 0)])
+    dxs = mm(dXW2, cast_w(p.kernel.T, cdt), cdt).reshape(T, B, D)
+    dp = type(p)(dW.astype(p.kernel.dtype), dU.astype(p.recurrent_kernel.dtype),
+                 None if db is None else db.astype(p.bias.dtype))
+    return dp, dxs, dh0, drm
+
+
+def primal_v1(cfg, p, xs, h0, mask, rm):
+    act, ract = cfg.activation, cfg.recurrent_activation
+    cdt = cdt_of(cfg)
+    H = h0.shape[-1]
+    W, U, b = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt), p.bias
+    U_zr, U_h = U[:, :2 * H], U[:, 2 * H:]
+    concat = cfg.plan.concat
+    ret = cfg.return_sequences
+    if concat:
+        # [x, h] @ [[W_z, W_r, W_h], [U_z, U_r, 0]] -> [x_zr + u_zr, x_h]
+        WU = jnp.concatenate([W, jnp.concatenate(
+            [U_zr, jnp.zeros((H, H), U.dtype)], axis=1)], axis=0)
+
+    def body(h, inp):
+        x_t, m_t = inp
+        hr = h if rm is None else h * rm
+        if concat:
+            s = mm(jnp.concatenate([x_t, hr.astype(x_t.dtype)], axis=-1), WU, cdt)
+            if b is not None:
+                s = s + b[None, :]
+            z, r, x_h = ract(s[:, :H]), ract(s[:, H:2 * H]), s[:, 2 * H:]
+        else:
+            xw = mm(x_t, W, cdt)
+            if b is not None:
+                xw = xw + b[None, :]
+            x_z, x_r, x_h = jnp.split(xw, 3, axis=-1)
+            u_zr = mm(hr, U_zr, cdt)
+            z, r = ract(x_z + u_zr[:, :H]), ract(x_r + u_zr[:, H:])
+        hh = act(x_h + mm(r * hr, U_h, cdt))
+        h_new = keep(m_t, z * h + (1.0 - z) * hh, h)
+        return h_new, (h_new if ret else None)
+
+    hT, hs = scan(body, h0, (xs, mask), unroll=cfg.plan.infer_unroll)
+    return hs, hT
+
+
+def forward_v1(cfg, p, xs, h0, mask, rm):
+    act, ract = cfg.activation, cfg.recurrent_activation
+    cdt = cdt_of(cfg)
+    H = h0.shape[-1]
+    W, U, b = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt), p.bias
+    U_zr, U_h = U[:, :2 * H], U[:, 2 * H:]
+
+    def body(h, inp):
+        x_t, m_t = inp
+        hr = h if rm is None else h * rm
+        xw = mm(x_t, W, cdt)
+        if b is not None:
+            xw = xw + b[None, :]
+        x_z, x_r, x_h = jnp.split(xw, 3, axis=-1)
+        u_zr = mm(hr, U_zr, cdt)
+        pz, pr = x_z + u_zr[:, :H], x_r + u_zr[:, H:]
+        z, r = ract(pz), ract(pr)
+        ph = x_h + mm(r * hr, U_h, cdt)
+        hh = act(ph)
+        h_new = keep(m_t, z * h + (1.0 - z) * hh, h)
+        res = (ract.residual(pz, z), ract.residual(pr, r), act.residual(ph, hh))
+        return h_new, (res, h_new)
+
+    hT, (G, Hs) = scan(body, h0, (xs, mask), unroll=cfg.plan.fwd_unroll)
+    return (Hs if cfg.return_sequences else None, hT), (G, Hs)
+
+
+def backward_v1(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT):
+    act, ract = cfg.activation, cfg.recurrent_activation
+    cdt = cdt_of(cfg)
+    T, B, D = xs.shape
+    H = h0.shape[-1]
+    U = p.recurrent_kernel
+    U_zrT, U_hT = cast_w(U[:, :2 * H].T, cdt), cast_w(U[:, 2 * H:].T, cdt)
+    Hprev = prev_seq(h0, Hs)
+    track_rm = rm is not None
+
+    def body(carry, inp):
+        dh, drm = carry
+        g_t, h_prev, m_t, dhs_t = inp
+        if dhs_t is not None:
+            dh = dh + dhs_t
+        mf = mask_f(m_t, dh.dtype)
+        dh_n = dh if mf is None else dh * mf
+        hr = h_prev if rm is None else h_prev * rm
+        gz, gr, gh = g_t
+        z, r, hh = ract.post(gz), ract.post(gr), act.post(gh)
+        dph = act.grad(gh, dh_n * (1.0 - z))
+        drh = mm(dph, U_hT, cdt)
+        dpz = ract.grad(gz, dh_n * (h_prev - hh))
+        dpr = ract.grad(gr, drh * hr)
+        dzr = jnp.concatenate([dpz, dpr], axis=-1)
+        dhr = drh * r + mm(dzr, U_zrT, cdt)
+        dh_p = (dhr if rm is None else dhr * rm) + dh_n * z
+        if mf is not None:
+            dh_p = dh_p + dh * (1.0 - mf)
+        if track_rm:
+            drm = drm + h_prev * dhr
+        return (dh_p, drm), jnp.concatenate([dzr, dph], axis=-1)
+
+    drm0 = jnp.zeros_like(rm) if track_rm else None
+    (dh0, drm), dXW = scan(body, (d_hT, drm0), (G, Hprev, mask, d_hs),
+                            reverse=True, unroll=cfg.plan.bwd_unroll)
+    dXW2 = flat(dXW)
+    HR = Hprev if rm is None else Hprev * rm[None]
+    R = G[1]
+    if cfg.recurrent_activation.kind is None:
+        R = cfg.recurrent_activation(R)
+    dW = t_mm(flat(xs), dXW2, cdt)
+    dU = jnp.concatenate([t_mm(flat(HR), dXW2[:, :2 * H], cdt),
+                          t_mm(flat(R * HR), dXW2[:, 2 * H:], cdt)], axis=1)
+    db = None if p.bias is None else jnp.sum(dXW2, axis=0)
+    dxs = mm(dXW2, cast_w(p.kernel.T, cdt), cdt).reshape(T, B, D)
+    dp = type(p)(dW.astype(p.kernel.dtype), dU.astype(p.recurrent_kernel.dtype),
+                 None if db is None else db.astype(p.bias.dtype))
+    return dp, dxs, dh0, drm
