@@ -122,6 +122,17 @@ def _describe(model, cfg, kind):
 # ------------------------------------------------------------------------------------------
 # Ctrl-C and per-epoch checkpoints
 # ------------------------------------------------------------------------------------------
+def _start_state(args, meta, run_dir, steps, cfg):
+    """The run's state and the epochs already done (saying so when there is nothing left)."""
+    state = _RunState(meta, run_dir, steps, cfg["epochs"])
+    state.interrupt_after = args.interrupt_after_batches
+    done = meta.get("epochs_done", 0)
+    if done >= cfg["epochs"]:
+        say(f"the run in {run_dir} already has {done} epochs; pass --epochs N (> {done}) to "
+            "train more")
+    return state, done
+
+
 class _RunState:
     def __init__(self, meta, run_dir, steps, epochs):
         meta.setdefault("epochs_done", 0)
@@ -319,13 +330,8 @@ def _train_text(args, cfg, meta, model, run_dir):
     say(f"baseline: unigram entropy of the validation text = {baseline:.3f} nats/char "
         f"({nats_to_bits(baseline):.2f} bits/char); a model that ignores context cannot do "
         "better")
-    state = _RunState(meta, run_dir, steps, cfg["epochs"])
-    state.interrupt_after = args.interrupt_after_batches
-    done = meta.get("epochs_done", 0)
-    if done >= cfg["epochs"]:
-        say(f"the run in {run_dir} already has {done} epochs; pass --epochs N (> {done}) to "
-            "train more")
-    else:
+    state, done = _start_state(args, meta, run_dir, steps, cfg)
+    if done < cfg["epochs"]:
         say(f"training epochs {done + 1}..{cfg['epochs']} ({steps} batches of "
             f"{cfg['batch_size']}x{cfg['seq_len']} characters each); checkpoints: "
             f"{run_paths(run_dir)[0]}" + ("   (Ctrl-C saves and stops)" if is_tty() else ""))
@@ -422,12 +428,7 @@ def _train_series(args, cfg, meta, model, run_dir):
     say(f"model: {_describe(model, cfg, 'forecast')}")
     say(f"baseline: repeating the last value (persistence) gives validation MSE "
         f"{persistence:.4f} (normalized units)")
-    state = _RunState(meta, run_dir, steps, cfg["epochs"])
-    state.interrupt_after = args.interrupt_after_batches
-    done = meta.get("epochs_done", 0)
-    if done >= cfg["epochs"]:
-        say(f"the run in {run_dir} already has {done} epochs; pass --epochs N (> {done}) to "
-            "train more")
+    state, done = _start_state(args, meta, run_dir, steps, cfg)
 
     def extra(val):
         return f" (persistence {persistence:.4f})"
