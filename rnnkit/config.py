@@ -5,6 +5,9 @@ None of these change results beyond float32 rounding, except the opt-in bf16 pol
 - `set_fast_paths(enabled)`: the fused sequence kernels for the built-in cells
   (`rnnkit.core.fused`, custom VJP, saved gates). On by default; off runs every cell
   through the generic `lax.scan` + autodiff path (the reference).
+- `set_native_kernels(enabled)` / env `RNNKIT_NATIVE=0`: the native C++ time loops of
+  `rnnkit.core.native` (CPU, float32, AVX-512F), compiled once per machine. On by
+  default where they apply; off runs the same fused kernels on XLA.
 - `set_cpu_devices(n)` / env `RNNKIT_CPU_DEVICES=n`: split XLA:CPU into `n` devices
   (must run before JAX initialises its backend) so recurrent layers run each part of the
   batch on its own core. Opt-in; see `rnnkit.core.policy` for what it buys.
@@ -32,6 +35,7 @@ import os
 
 _state = {
     "fast_paths": True,
+    "native": True,
     "cpu_devices": None,  # int once set_cpu_devices ran (or RNNKIT_CPU_DEVICES was read)
     "dtype_policy": "float32",
     "compilation_cache": None,
@@ -49,6 +53,19 @@ def set_fast_paths(enabled: bool = True) -> None:
 
 def fast_paths_enabled() -> bool:
     return _state["fast_paths"]
+
+
+# --- native CPU loops -------------------------------------------------------------------
+
+def set_native_kernels(enabled: bool = True) -> None:
+    """Turns rnnkit's native CPU time loops (rnnkit.core.native) on (default) or off.
+
+    Takes effect for calls traced afterwards (already compiled functions keep theirs)."""
+    _state["native"] = bool(enabled)
+
+
+def native_kernels_enabled() -> bool:
+    return _state["native"] and _state["fast_paths"]
 
 
 # --- batch split over CPU devices --------------------------------------------------------

@@ -98,6 +98,11 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c[:5])))
 def test_fused_matches_reference_values_and_grads(case):
+    check_case(case, policy.Plan(infer_unroll=2, fwd_unroll=1, bwd_unroll=2, concat=case[-1]))
+
+
+def check_case(case, plan):
+    """Values and gradients of the fused kernel under `plan` against the reference path."""
     (kind, B, T, D, H, act_name, ract_name, bias, use_mask, backwards, use_init, dropout,
      zero_out, ret, concat) = case
     rng = np.random.default_rng(abs(hash(case)) % (2 ** 32))
@@ -122,8 +127,6 @@ def test_fused_matches_reference_values_and_grads(case):
     if dropout:
         in_mask = jnp.asarray((rng.random((B, D)) > 0.3).astype(np.float32) / 0.7)
         rec_mask = jnp.asarray((rng.random((B, H)) > 0.3).astype(np.float32) / 0.7)
-    plan = policy.Plan(infer_unroll=2, fwd_unroll=1, bwd_unroll=2, concat=concat)
-
     def run(fn, args):
         p, x, state0, rec_mask = args
         extra = (plan,) if fn is _fast_run else ()

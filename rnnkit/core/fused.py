@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from rnnkit.core import seq_gru, seq_lstm, seq_simple_rnn
+from rnnkit.core import seq_gru, seq_lstm, seq_native, seq_simple_rnn
 from rnnkit.core.seq_common import Act, SeqConfig
 
 __all__ = ["Act", "SeqConfig", "run_sequence", "fused_rnn"]
@@ -50,18 +50,34 @@ _BACKWARD = {"gru": seq_gru.backward, "gru_v1": seq_gru.backward_v1,
 # custom_vjp wiring
 # ======================================================================================
 
+class _XLALoops:
+    """The XLA engine's loops of one non-LSTM kind, under the names the engines share."""
+
+    def __init__(self, kind):
+        self.primal, self.forward, self.backward = (
+            _PRIMAL[kind], _FORWARD[kind], _BACKWARD[kind])
+
+
+def _loops(cfg):
+    """primal / forward / backward of cfg.kind on cfg.plan.engine (LSTM: the seq_lstm
+    signatures with h and c apart; other kinds: seq_gru's with one state)."""
+    if cfg.plan.engine == "native":
+        return seq_native.loops(cfg.kind)
+    return seq_lstm if cfg.kind == "lstm" else _XLALoops(cfg.kind)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _seq(cfg, params, xs, state0, mask, rm):
     if cfg.kind == "lstm":
-        return seq_lstm.primal(cfg, params, xs, state0[0], state0[1], mask, rm)
-    return _PRIMAL[cfg.kind](cfg, params, xs, state0, mask, rm)
+        return _loops(cfg).primal(cfg, params, xs, state0[0], state0[1], mask, rm)
+    return _loops(cfg).primal(cfg, params, xs, state0, mask, rm)
 
 
 def _seq_fwd(cfg, params, xs, state0, mask, rm):
     if cfg.kind == "lstm":
-        out, res = seq_lstm.forward(cfg, params, xs, state0[0], state0[1], mask, rm)
+        out, res = _loops(cfg).forward(cfg, params, xs, state0[0], state0[1], mask, rm)
     else:
-        out, res = _FORWARD[cfg.kind](cfg, params, xs, state0, mask, rm)
+        out, res = _loops(cfg).forward(cfg, params, xs, state0, mask, rm)
     return out, (params, xs, state0, mask, rm, res)
 
 
@@ -70,12 +86,12 @@ def _seq_bwd(cfg, saved, g):
     d_hs, d_final = g
     if cfg.kind == "lstm":
         G, Hs, Cs = res
-        dp, dxs, dh0, dc0, drm = seq_lstm.backward(
+        dp, dxs, dh0, dc0, drm = _loops(cfg).backward(
             cfg, params, xs, state0[0], state0[1], mask, rm, G, Hs, Cs, d_hs, d_final[0],
             d_final[1])
         dstate = (dh0, dc0)
     else:
-        dp, dxs, dstate, drm = _BACKWARD[cfg.kind](cfg, params, xs, state0, mask, rm, *res,
+        dp, dxs, dstate, drm = _loops(cfg).backward(cfg, params, xs, state0, mask, rm, *res,
                                                    d_hs, d_final)
     return dp, dxs, dstate, None, drm
 

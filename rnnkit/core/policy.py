@@ -28,6 +28,10 @@ Rules:
    batch <= 8 only: B1 neutral to slightly better (LSTM 0.108 vs 0.118 ms median); GRU
    B1 worse (0.148 vs 0.112: the reset gate needs the recurrent part separately);
    every cell worse at B64 (LSTM infer 27.5 vs 24.2 ms, GRU 26.3 vs 20.3).
+6. Engine: the native C++ time loops (rnnkit.core.native) wherever they apply (CPU
+   backend, float32, AVX-512F, tanh / sigmoid / linear activations, a kind in
+   `native.KIND_SOURCES` whose source builds), else XLA. The native loops split the batch over the cores themselves,
+   so the device split (rule 5) is off for them. Measurements: benchmarks/PERF_NOTES.md.
 5. Batch split over CPU devices (opt-in `rnnkit.config.set_cpu_devices`): only when the
    batch divides evenly and each part keeps >= 4 rows (a B1 split cannot help: the
    recurrence is sequential). B64, 1 device -> 2 devices: LSTM train 87 -> 54 ms,
@@ -62,19 +66,26 @@ class Plan:
     concat: bool = False  # one [x_t, h] @ [[W], [U]] dot per inference step
     devices: int = 1  # split the batch over this many CPU devices (1 = no split)
     compute_dtype: str = "float32"  # matmul input dtype ("bfloat16": f32 accumulation)
+    engine: str = "xla"  # "native": the C++ time loops of rnnkit.core.native
+    threads: int = 0  # native engine: threads over the batch (0 = one per core, >= 8 rows)
 
 
 def plan(kind: str, batch: int, timesteps: int, input_dim: int, units: int, *,
-         user_unroll=None, compute_dtype: str = "float32") -> Plan:
+         user_unroll=None, compute_dtype: str = "float32", act_kinds=None,
+         dtype: str = "float32") -> Plan:
     """The plan for one recurrent layer call.
 
     Args:
         kind: "simple_rnn" | "lstm" | "gru" | "gru_v1" (reset_after=False).
         user_unroll: the layer's own `unroll` argument when the user set one (an int or
             True); it then overrides the unroll choice of both forward loops.
+        act_kinds: the cell's activation kinds (`Act.kind`: "tanh", "sigmoid", "linear" or
+            None for any other function); None (unknown) keeps the XLA engine.
+        dtype: the dtype of the inputs and weights ("mixed" when they differ).
     """
     gates = GATES["gru" if kind == "gru_v1" else kind]
-    devices = _split(batch)
+    engine = _engine(kind, compute_dtype, act_kinds, dtype)
+    devices = 1 if engine == "native" else _split(batch)
     rows = batch // devices
     wide = rows * gates * units >= WIDE_STEP and gates >= 3
     infer_unroll = INFER_UNROLL_WIDE if wide else 1
@@ -86,7 +97,7 @@ def plan(kind: str, batch: int, timesteps: int, input_dim: int, units: int, *,
                   fwd_unroll=min(fwd_unroll, max(timesteps, 1)),
                   bwd_unroll=min(TRAIN_BWD_UNROLL, max(timesteps, 1)),
                   concat=rows <= CONCAT_MAX_BATCH and kind in CONCAT_KINDS,
-                  devices=devices, compute_dtype=compute_dtype)
+                  devices=devices, compute_dtype=compute_dtype, engine=engine)
     overrides = _overrides()
     if overrides:
         if "devices" in overrides and overrides["devices"] > 1:
@@ -108,6 +119,23 @@ def _overrides() -> dict:
         out[key] = (value if field.type in ("str", str) else
                     bool(int(value)) if field.type in ("bool", bool) else int(value))
     return out
+
+
+NATIVE_ACTIVATIONS = ("tanh", "sigmoid", "linear")
+
+
+def _engine(kind, compute_dtype, act_kinds, dtype) -> str:
+    if not config.native_kernels_enabled() or compute_dtype != "float32" or dtype != "float32":
+        return "xla"
+    if act_kinds is None or any(k not in NATIVE_ACTIVATIONS for k in act_kinds):
+        return "xla"
+    from rnnkit.core import native
+
+    import jax
+
+    if jax.default_backend() != "cpu" or not native.load(kind):
+        return "xla"
+    return "native"
 
 
 def _split(batch: int) -> int:

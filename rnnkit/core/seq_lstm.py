@@ -106,7 +106,17 @@ def backward(cfg, p, xs, h0, c0, mask, rm, G, Hs, Cs, d_hs, d_hT, d_cT):
     (dh0, dc0, drm), dZ = scan(
         body, (d_hT, d_cT, drm0), (G, Cs, Cprev, Hprev if track_rm else None, mask, d_hs),
         reverse=True, unroll=cfg.plan.bwd_unroll)
-    dZ2 = flat(dZ)
+    dp, dxs = param_grads(cfg, p, xs, h0, Hs, rm, flat(dZ), Hprev=Hprev)
+    return dp, dxs, dh0, dc0, drm
+
+
+def param_grads(cfg, p, xs, h0, Hs, rm, dZ2, *, Hprev=None):
+    """dW, dU, db and dxs as single GEMMs over all T*B rows, from dZ2 (T*B, 4H) = the
+    gradients of the gate pre-activations."""
+    cdt = cdt_of(cfg)
+    T, B, D = xs.shape
+    if Hprev is None:
+        Hprev = prev_seq(h0, Hs)
     HR = Hprev if rm is None else Hprev * rm[None]
     dW = t_mm(flat(xs), dZ2, cdt)
     dU = t_mm(flat(HR), dZ2, cdt)
@@ -114,4 +124,4 @@ def backward(cfg, p, xs, h0, c0, mask, rm, G, Hs, Cs, d_hs, d_hT, d_cT):
     dxs = mm(dZ2, cast_w(p.kernel.T, cdt), cdt).reshape(T, B, D)
     dp = type(p)(dW.astype(p.kernel.dtype), dU.astype(p.recurrent_kernel.dtype),
                  None if db is None else db.astype(p.bias.dtype))
-    return dp, dxs, dh0, dc0, drm
+    return dp, dxs

@@ -165,13 +165,18 @@ class DropoutRNNCell(Layer):
                                    sequences.shape[-1])
         in_mask, rec_mask = self.dropout_masks(batch, input_dim, training)
         act, ract = self._fused_activations()
+        params = self._core_params()
+        dtypes = {str(jnp.result_type(a)) for a in jax.tree_util.tree_leaves(
+            (sequences, params, states))}
         plan = policy.plan(kind, batch, steps, input_dim, self.units,
                            user_unroll=unroll if unroll is not False else None,
-                           compute_dtype=compute_dtype)
+                           compute_dtype=compute_dtype,
+                           act_kinds=tuple(a.kind for a in (act, ract) if a is not None),
+                           dtype=dtypes.pop() if len(dtypes) == 1 else "mixed")
         cfg = fused.SeqConfig(kind, act, ract, bool(return_sequences), plan)
         state0 = (states[0], states[1]) if kind == "lstm" else states[0]
         last, seq, final = fused.fused_rnn(
-            cfg, self._core_params(), sequences, state0, mask=mask, input_mask=in_mask,
+            cfg, params, sequences, state0, mask=mask, input_mask=in_mask,
             rec_mask=rec_mask, reverse=go_backwards, time_major=time_major,
             zero_output_for_mask=zero_output_for_mask)
         return last, seq, (list(final) if kind == "lstm" else [final])

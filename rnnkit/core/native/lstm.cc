@@ -1,0 +1,244 @@
+// LSTM recurrence (gate order i, f, c, o; Keras layout W (D, 4H), U (H, 4H), b (4H)).
+//
+// rnnkit_lstm_forward: the whole time loop; optionally saves the gate activations and
+//   the cell states for the backward.
+// rnnkit_lstm_backward: the reverse loop only (elementwise gate gradients and dz @ U^T);
+//   the weight and input gradients are single GEMMs done by XLA afterwards.
+// Semantics: rnnkit.core.seq_lstm (mask keeps the previous state, rm multiplies h
+// before h @ U).
+#include "rnn_common.h"
+
+namespace rnnkit {
+namespace {
+
+struct LstmFwd {
+  int64_t T, B, D, H, act, ract;
+  const float *xs, *h0, *c0, *rm, *bias;  // bias: padded to Np, or nullptr
+  const bool* mask;
+  const float* WU;  // packed (D + H, Np)
+  int64_t Np;
+  float *hs, *hT, *cT, *gates, *cs;  // hs / gates / cs may be nullptr
+
+  void rows(int64_t b0, int64_t b1) const {
+    const int64_t Bt = b1 - b0, K = D + H, G = 4 * H;
+    std::vector<float> xh(Bt * K), z(Bt * Np), h(Bt * H), c(Bt * H);
+    for (int64_t r = 0; r < Bt; ++r) {
+      std::memcpy(&h[r * H], h0 + (b0 + r) * H, H * sizeof(float));
+      std::memcpy(&c[r * H], c0 + (b0 + r) * H, H * sizeof(float));
+    }
+    auto put_h = [&](int64_t r) {  // the recurrent input of the next step: h * rm
+      float* dst = &xh[r * K + D];
+      if (!rm) return (void)std::memcpy(dst, &h[r * H], H * sizeof(float));
+      const float* m = rm + (b0 + r) * H;
+      for (int64_t j = 0; j < H; ++j) dst[j] = h[r * H + j] * m[j];
+    };
+    for (int64_t r = 0; r < Bt; ++r) put_h(r);
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t row0 = t * B + b0;
+      for (int64_t r = 0; r < Bt; ++r)
+        std::memcpy(&xh[r * K], xs + (row0 + r) * D, D * sizeof(float));
+      gemm(xh.data(), K, Bt, K, WU, Np, bias, z.data(), Np);
+      for (int64_t r = 0; r < Bt; ++r) {
+        float* zr = &z[r * Np];
+        float* g = gates ? gates + (row0 + r) * G : zr;
+        act_into(ract, zr, g, H);
+        act_into(ract, zr + H, g + H, H);
+        act_into(act, zr + 2 * H, g + 2 * H, H);
+        act_into(ract, zr + 3 * H, g + 3 * H, H);
+        if (!mask || mask[row0 + r]) {
+          float *hr = &h[r * H], *cr = &c[r * H];
+          for (int64_t j = 0; j < H; j += 16) {
+            const __mmask16 m = tail_mask(j, H);
+            const __m512 cn = _mm512_fmadd_ps(load(g + H + j, m), load(cr + j, m),
+                                              _mm512_mul_ps(load(g + j, m), load(g + 2 * H + j, m)));
+            store(cr + j, m, cn);
+            store(hr + j, m, _mm512_mul_ps(load(g + 3 * H + j, m), v_act(act, cn)));
+          }
+          put_h(r);
+        }
+        if (hs) std::memcpy(hs + (row0 + r) * H, &h[r * H], H * sizeof(float));
+        if (cs) std::memcpy(cs + (row0 + r) * H, &c[r * H], H * sizeof(float));
+      }
+    }
+    for (int64_t r = 0; r < Bt; ++r) {
+      std::memcpy(hT + (b0 + r) * H, &h[r * H], H * sizeof(float));
+      std::memcpy(cT + (b0 + r) * H, &c[r * H], H * sizeof(float));
+    }
+  }
+};
+
+ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F32 rm,
+                       F32Out hs, F32Out hT, F32Out cT, F32Out gates, F32Out cs,
+                       int64_t act, int64_t ract, int64_t threads) {
+  auto xd = xs.dimensions();
+  if (xd.size() != 3 || U.dimensions().size() != 2)
+    return ffi::Error::InvalidArgument("rnnkit_lstm_forward: xs must be (T, B, D), U (H, 4H)");
+  LstmFwd k;
+  k.T = xd[0], k.B = xd[1], k.D = xd[2], k.H = U.dimensions()[0];
+  k.act = act, k.ract = ract;
+  const int64_t G = 4 * k.H;
+  if (W.element_count() != static_cast<size_t>(k.D * G) ||
+      U.element_count() != static_cast<size_t>(k.H * G))
+    return ffi::Error::InvalidArgument("rnnkit_lstm_forward: W / U shapes do not match xs");
+  k.Np = round_up(G, kPanel);
+  std::vector<float> packed((k.D + k.H) * k.Np), bias;
+  pack_rows(W.typed_data(), k.D, G, k.D + k.H, 0, packed.data());
+  pack_rows(U.typed_data(), k.H, G, k.D + k.H, k.D, packed.data());
+  if (has(b)) {
+    bias.assign(k.Np, 0.0f);
+    std::memcpy(bias.data(), b.typed_data(), G * sizeof(float));
+  }
+  k.WU = packed.data();
+  k.bias = bias.empty() ? nullptr : bias.data();
+  k.xs = xs.typed_data(), k.h0 = h0.typed_data(), k.c0 = c0.typed_data();
+  k.rm = has(rm) ? rm.typed_data() : nullptr;
+  k.mask = mask.element_count() ? mask.typed_data() : nullptr;
+  k.hs = hs->element_count() ? hs->typed_data() : nullptr;
+  k.gates = gates->element_count() ? gates->typed_data() : nullptr;
+  k.cs = cs->element_count() ? cs->typed_data() : nullptr;
+  k.hT = hT->typed_data(), k.cT = cT->typed_data();
+  for_row_blocks(k.B, threads, [&k](int64_t b0, int64_t b1) { k.rows(b0, b1); });
+  return ffi::Error::Success();
+}
+
+struct LstmBwd {
+  int64_t T, B, H, act, ract;
+  const float *gates, *cs, *c0, *hs, *h0, *rm, *d_hs, *d_hT, *d_cT;  // hs / h0 only with rm
+  const bool* mask;
+  const float* UT;  // packed U^T (4H, NpH)
+  int64_t NpH;
+  float *dz, *dh0, *dc0, *drm;  // drm may be nullptr
+
+  void rows(int64_t b0, int64_t b1) const {
+    const int64_t Bt = b1 - b0, G = 4 * H;
+    std::vector<float> dh(Bt * H), dc(Bt * H), dhr(Bt * NpH), acc(drm ? Bt * H : 0, 0.0f);
+    std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
+    std::memcpy(dc.data(), d_cT + b0 * H, Bt * H * sizeof(float));
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const int64_t row0 = t * B + b0;
+      for (int64_t r = 0; r < Bt; ++r) {
+        float* dzr = dz + (row0 + r) * G;
+        float *dhp = &dh[r * H], *dcp = &dc[r * H];
+        if (d_hs) {
+          const float* e = d_hs + (row0 + r) * H;
+          for (int64_t j = 0; j < H; ++j) dhp[j] += e[j];
+        }
+        if (mask && !mask[row0 + r]) {  // a skipped step passes dh and dc through
+          std::fill(dzr, dzr + G, 0.0f);
+          continue;
+        }
+        const float* g = gates + (row0 + r) * G;
+        const float* c_t = cs + (row0 + r) * H;
+        const float* c_prev = t > 0 ? cs + (row0 - B + r) * H : c0 + (b0 + r) * H;
+        for (int64_t j = 0; j < H; j += 16) {
+          const __mmask16 m = tail_mask(j, H);
+          const __m512 i = load(g + j, m), f = load(g + H + j, m), gg = load(g + 2 * H + j, m),
+                       o = load(g + 3 * H + j, m);
+          const __m512 dhv = load(dhp + j, m);
+          const __m512 tc = v_act(act, load(c_t + j, m));
+          const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dhv, o), v_act_grad(act, tc),
+                                             load(dcp + j, m));
+          store(dzr + j, m, _mm512_mul_ps(v_act_grad(ract, i), _mm512_mul_ps(dct, gg)));
+          store(dzr + H + j, m,
+                _mm512_mul_ps(v_act_grad(ract, f), _mm512_mul_ps(dct, load(c_prev + j, m))));
+          store(dzr + 2 * H + j, m, _mm512_mul_ps(v_act_grad(act, gg), _mm512_mul_ps(dct, i)));
+          store(dzr + 3 * H + j, m, _mm512_mul_ps(v_act_grad(ract, o), _mm512_mul_ps(dhv, tc)));
+          store(dcp + j, m, _mm512_mul_ps(dct, f));
+        }
+      }
+      gemm(dz + row0 * G, G, Bt, G, UT, NpH, nullptr, dhr.data(), NpH);
+      for (int64_t r = 0; r < Bt; ++r) {
+        if (mask && !mask[row0 + r]) continue;
+        const float* d = &dhr[r * NpH];
+        float* dhp = &dh[r * H];
+        if (!rm) {
+          std::memcpy(dhp, d, H * sizeof(float));
+          continue;
+        }
+        const float* m = rm + (b0 + r) * H;
+        const float* h_prev = t > 0 ? hs + (row0 - B + r) * H : h0 + (b0 + r) * H;
+        float* a = &acc[r * H];
+        for (int64_t j = 0; j < H; ++j) {
+          dhp[j] = d[j] * m[j];
+          a[j] += h_prev[j] * d[j];
+        }
+      }
+    }
+    std::memcpy(dh0 + b0 * H, dh.data(), Bt * H * sizeof(float));
+    std::memcpy(dc0 + b0 * H, dc.data(), Bt * H * sizeof(float));
+    if (drm) std::memcpy(drm + b0 * H, acc.data(), Bt * H * sizeof(float));
+  }
+};
+
+ffi::Error LstmBackward(F32 gates, F32 cs, F32 c0, F32 hs, F32 h0, Mask mask, F32 rm, F32 U,
+                        F32 d_hs, F32 d_hT, F32 d_cT, F32Out dz, F32Out dh0, F32Out dc0,
+                        F32Out drm, int64_t act, int64_t ract, int64_t threads) {
+  auto gd = gates.dimensions();
+  if (gd.size() != 3 || U.dimensions().size() != 2)
+    return ffi::Error::InvalidArgument("rnnkit_lstm_backward: gates must be (T, B, 4H)");
+  LstmBwd k;
+  k.T = gd[0], k.B = gd[1], k.H = U.dimensions()[0];
+  if (gd[2] != 4 * k.H)
+    return ffi::Error::InvalidArgument("rnnkit_lstm_backward: gates / U shapes differ");
+  k.act = act, k.ract = ract;
+  k.NpH = round_up(k.H, kPanel);
+  std::vector<float> packed(4 * k.H * k.NpH);
+  pack_transposed(U.typed_data(), k.H, 4 * k.H, packed.data());
+  k.UT = packed.data();
+  k.gates = gates.typed_data(), k.cs = cs.typed_data(), k.c0 = c0.typed_data();
+  k.rm = has(rm) ? rm.typed_data() : nullptr;
+  k.hs = has(hs) ? hs.typed_data() : nullptr;
+  k.h0 = h0.typed_data();
+  k.mask = mask.element_count() ? mask.typed_data() : nullptr;
+  k.d_hs = has(d_hs) ? d_hs.typed_data() : nullptr;
+  k.d_hT = d_hT.typed_data(), k.d_cT = d_cT.typed_data();
+  k.dz = dz->typed_data(), k.dh0 = dh0->typed_data(), k.dc0 = dc0->typed_data();
+  k.drm = drm->element_count() ? drm->typed_data() : nullptr;
+  if (k.rm && (!k.hs || !k.drm))
+    return ffi::Error::InvalidArgument("rnnkit_lstm_backward: rm needs hs and drm");
+  for_row_blocks(k.B, threads, [&k](int64_t b0, int64_t b1) { k.rows(b0, b1); });
+  return ffi::Error::Success();
+}
+
+}  // namespace
+}  // namespace rnnkit
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_forward, rnnkit::LstmForward,
+                              xla::ffi::Ffi::Bind()
+                                  .Arg<rnnkit::F32>()   // xs (T, B, D)
+                                  .Arg<rnnkit::F32>()   // W (D, 4H)
+                                  .Arg<rnnkit::F32>()   // U (H, 4H)
+                                  .Arg<rnnkit::F32>()   // b (4H) or (0,)
+                                  .Arg<rnnkit::F32>()   // h0 (B, H)
+                                  .Arg<rnnkit::F32>()   // c0 (B, H)
+                                  .Arg<rnnkit::Mask>()  // mask (T, B) or (0,)
+                                  .Arg<rnnkit::F32>()   // rm (B, H) or (0,)
+                                  .Ret<rnnkit::F32>()   // hs (T, B, H) or (0,)
+                                  .Ret<rnnkit::F32>()   // hT (B, H)
+                                  .Ret<rnnkit::F32>()   // cT (B, H)
+                                  .Ret<rnnkit::F32>()   // gates (T, B, 4H) or (0,)
+                                  .Ret<rnnkit::F32>()   // cs (T, B, H) or (0,)
+                                  .Attr<int64_t>("act")
+                                  .Attr<int64_t>("ract")
+                                  .Attr<int64_t>("threads"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_backward, rnnkit::LstmBackward,
+                              xla::ffi::Ffi::Bind()
+                                  .Arg<rnnkit::F32>()   // gates (T, B, 4H)
+                                  .Arg<rnnkit::F32>()   // cs (T, B, H)
+                                  .Arg<rnnkit::F32>()   // c0 (B, H)
+                                  .Arg<rnnkit::F32>()   // hs (T, B, H) or (0,) (needed with rm)
+                                  .Arg<rnnkit::F32>()   // h0 (B, H)
+                                  .Arg<rnnkit::Mask>()  // mask (T, B) or (0,)
+                                  .Arg<rnnkit::F32>()   // rm (B, H) or (0,)
+                                  .Arg<rnnkit::F32>()   // U (H, 4H)
+                                  .Arg<rnnkit::F32>()   // d_hs (T, B, H) or (0,)
+                                  .Arg<rnnkit::F32>()   // d_hT (B, H)
+                                  .Arg<rnnkit::F32>()   // d_cT (B, H)
+                                  .Ret<rnnkit::F32>()   // dz (T, B, 4H)
+                                  .Ret<rnnkit::F32>()   // dh0 (B, H)
+                                  .Ret<rnnkit::F32>()   // dc0 (B, H)
+                                  .Ret<rnnkit::F32>()   // drm (B, H) or (0,)
+                                  .Attr<int64_t>("act")
+                                  .Attr<int64_t>("ract")
+                                  .Attr<int64_t>("threads"));

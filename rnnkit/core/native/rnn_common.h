@@ -1,0 +1,219 @@
+// Shared pieces of rnnkit's native CPU recurrences (AVX-512, float32):
+// a packed-panel GEMM, vectorised activations, and the batch split over threads.
+//
+// Layout conventions: every sequence array is time-major and row-major, (T, B, X);
+// a thread owns a contiguous block of batch rows [b0, b1) for the whole time loop, so
+// the recurrences need no synchronisation between threads.
+#pragma once
+
+#if !defined(__AVX512F__)
+#error "rnnkit native kernels need AVX-512F (rnnkit falls back to its XLA kernels)"
+#endif
+
+#include <immintrin.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "xla/ffi/api/ffi.h"
+
+namespace rnnkit {
+
+namespace ffi = xla::ffi;
+using F32 = ffi::Buffer<ffi::F32>;
+using F32Out = ffi::ResultBuffer<ffi::F32>;
+using Mask = ffi::Buffer<ffi::PRED>;
+
+constexpr int64_t kPanel = 32;  // output columns per packed panel (two zmm registers)
+
+inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+// ---------------------------------------------------------------------------------------
+// Packing. A (K, N) operand is stored as ceil(N/32) panels of (K, 32), zero-padded.
+// ---------------------------------------------------------------------------------------
+
+// Writes rows [k0, k0 + rows) of a packed (K, Np) operand from a row-major (rows, N) source.
+inline void pack_rows(const float* src, int64_t rows, int64_t N, int64_t K, int64_t k0,
+                      float* packed) {
+  const int64_t panels = round_up(N, kPanel) / kPanel;
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t n0 = p * kPanel, w = std::min<int64_t>(kPanel, N - n0);
+    for (int64_t k = 0; k < rows; ++k) {
+      float* dst = packed + (p * K + k0 + k) * kPanel;
+      std::memcpy(dst, src + k * N + n0, w * sizeof(float));
+      std::fill(dst + w, dst + kPanel, 0.0f);
+    }
+  }
+}
+
+// Packs the transpose of a row-major (N, K) source as a (K, Np) operand.
+inline void pack_transposed(const float* src, int64_t N, int64_t K, float* packed) {
+  const int64_t panels = round_up(N, kPanel) / kPanel;
+  for (int64_t p = 0; p < panels; ++p) {
+    for (int64_t k = 0; k < K; ++k) {
+      float* dst = packed + (p * K + k) * kPanel;
+      for (int64_t j = 0; j < kPanel; ++j) {
+        const int64_t n = p * kPanel + j;
+        dst[j] = n < N ? src[n * K + k] : 0.0f;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// GEMM: C (M, Np) = init + A (M, K) @ packed (K, Np). Np is a multiple of 32; C rows are
+// `ldc` apart; `init` is one row of Np values added to every row (a bias), or nullptr.
+// ---------------------------------------------------------------------------------------
+
+template <int MR>
+inline void micro(const float* A, int64_t lda, const float* panel, int64_t K,
+                  const float* init, float* C, int64_t ldc) {
+  __m512 a0[MR], a1[MR];
+  const __m512 i0 = init ? _mm512_loadu_ps(init) : _mm512_setzero_ps();
+  const __m512 i1 = init ? _mm512_loadu_ps(init + 16) : _mm512_setzero_ps();
+  for (int r = 0; r < MR; ++r) { a0[r] = i0; a1[r] = i1; }
+  for (int64_t k = 0; k < K; ++k) {
+    const __m512 b0 = _mm512_loadu_ps(panel + k * kPanel);
+    const __m512 b1 = _mm512_loadu_ps(panel + k * kPanel + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) {
+      const __m512 a = _mm512_set1_ps(A[r * lda + k]);
+      a0[r] = _mm512_fmadd_ps(a, b0, a0[r]);
+      a1[r] = _mm512_fmadd_ps(a, b1, a1[r]);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    _mm512_storeu_ps(C + r * ldc, a0[r]);
+    _mm512_storeu_ps(C + r * ldc + 16, a1[r]);
+  }
+}
+
+template <int MR>
+inline void micro_rows(const float* A, int64_t lda, const float* panel, int64_t K,
+                       const float* init, float* C, int64_t ldc, int64_t rows) {
+  // rows < MR: recurse down to the exact block size.
+  if constexpr (MR > 1) {
+    if (rows == MR) return micro<MR>(A, lda, panel, K, init, C, ldc);
+    return micro_rows<MR - 1>(A, lda, panel, K, init, C, ldc, rows);
+  } else {
+    micro<1>(A, lda, panel, K, init, C, ldc);
+  }
+}
+
+inline void gemm(const float* A, int64_t lda, int64_t M, int64_t K, const float* packed,
+                 int64_t Np, const float* init, float* C, int64_t ldc) {
+  constexpr int64_t MR = 12;
+  for (int64_t p = 0; p < Np / kPanel; ++p) {
+    const float* panel = packed + p * K * kPanel;
+    const float* ip = init ? init + p * kPanel : nullptr;
+    int64_t m = 0;
+    for (; m + MR <= M; m += MR)
+      micro<MR>(A + m * lda, lda, panel, K, ip, C + m * ldc + p * kPanel, ldc);
+    if (m < M)
+      micro_rows<MR - 1>(A + m * lda, lda, panel, K, ip, C + m * ldc + p * kPanel, ldc,
+                         M - m);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Activations. Kinds match rnnkit.core.seq_common.Act.kind.
+// ---------------------------------------------------------------------------------------
+
+enum Act : int64_t { kLinear = 0, kTanh = 1, kSigmoid = 2 };
+
+inline __m512 v_exp(__m512 x) {
+  // exp(x) = 2^n * e^r, |r| <= ln2/2; Cody-Waite split of ln2, degree-6 polynomial
+  // (max relative error ~1.2e-7 on [-87, 88]).
+  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-88.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+inline __m512 v_sigmoid(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  return _mm512_div_ps(one, _mm512_add_ps(one, v_exp(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+inline __m512 v_tanh(__m512 x) {
+  // tanh|x| = (1 - e^{-2|x|}) / (1 + e^{-2|x|}), sign restored (absolute error < 1e-7)
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 t = v_exp(_mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(-2.0f)));
+  const __m512 y = _mm512_div_ps(_mm512_sub_ps(one, t), _mm512_add_ps(one, t));
+  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN));
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y), sign));
+}
+
+inline __m512 v_act(int64_t kind, __m512 x) {
+  if (kind == kTanh) return v_tanh(x);
+  if (kind == kSigmoid) return v_sigmoid(x);
+  return x;
+}
+
+// act'(pre) from the activation's output y
+inline __m512 v_act_grad(int64_t kind, __m512 y) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  if (kind == kTanh) return _mm512_fnmadd_ps(y, y, one);
+  if (kind == kSigmoid) return _mm512_mul_ps(y, _mm512_sub_ps(one, y));
+  return one;
+}
+
+inline __mmask16 tail_mask(int64_t j, int64_t n) {
+  const int64_t left = n - j;
+  return left >= 16 ? static_cast<__mmask16>(0xFFFF)
+                     : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+inline __m512 load(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+inline void store(float* p, __mmask16 m, __m512 v) { _mm512_mask_storeu_ps(p, m, v); }
+
+// out[j] = act(in[j]) for j < n (in and out may alias)
+inline void act_into(int64_t kind, const float* in, float* out, int64_t n) {
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = tail_mask(j, n);
+    store(out + j, m, v_act(kind, load(in + j, m)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Threads: the batch rows are split into contiguous blocks, one per thread.
+// ---------------------------------------------------------------------------------------
+
+constexpr int64_t kMinRowsPerThread = 8;
+
+inline int64_t usable_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Calls fn(b0, b1) for each block of [0, B); `threads` <= 0 picks the count from the cores.
+template <typename Fn>
+void for_row_blocks(int64_t B, int64_t threads, Fn fn) {
+  int64_t n = threads > 0 ? threads : std::min(usable_cpus(), B / kMinRowsPerThread);
+  n = std::max<int64_t>(1, std::min(n, B));
+  if (n == 1) return fn(int64_t{0}, B);
+  std::vector<std::thread> pool;
+  pool.reserve(n - 1);
+  auto bounds = [&](int64_t i) { return B * i / n; };
+  for (int64_t i = 1; i < n; ++i) pool.emplace_back(fn, bounds(i), bounds(i + 1));
+  fn(bounds(0), bounds(1));
+  for (auto& t : pool) t.join();
+}
+
+inline bool has(const F32& b) { return b.element_count() > 0; }
+
+}  // namespace rnnkit

@@ -1,0 +1,94 @@
+"""The fused sequence kernels' time loops on rnnkit's native CPU library (rnnkit.core.native).
+
+Same contract and residual roles as `seq_lstm` (see rnnkit.core.fused): `primal`,
+`forward` (also returns the residuals for `backward`) and `backward`, selected by
+`Plan.engine == "native"`. Only the loops run natively; the weight and input gradients
+after the reverse loop are the same XLA GEMMs as on the XLA engine.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from rnnkit.core import seq_lstm
+from rnnkit.core.seq_common import flat
+
+ACT_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2}
+F32 = jnp.float32
+
+
+def _empty(dtype=F32):
+    return jnp.zeros((0,), dtype)
+
+
+def _opt(a, dtype=F32):
+    return _empty(dtype) if a is None else a
+
+
+def _attrs(cfg):
+    return dict(act=ACT_CODES[cfg.activation.kind],
+                ract=ACT_CODES[cfg.recurrent_activation.kind],
+                threads=int(cfg.plan.threads))
+
+
+def _call(name, shapes, *args, **attrs):
+    out = [jax.ShapeDtypeStruct(s, F32) for s in shapes]
+    return jax.ffi.ffi_call(name, out, vmap_method="sequential")(*args, **attrs)
+
+
+# --- LSTM ------------------------------------------------------------------------------------
+
+def _lstm_run(cfg, p, xs, h0, c0, mask, rm, *, hs: bool, train: bool):
+    T, B, _ = xs.shape
+    H = h0.shape[-1]
+    shapes = [(T, B, H) if hs else (0,), (B, H), (B, H),
+              (T, B, 4 * H) if train else (0,), (T, B, H) if train else (0,)]
+    return _call("rnnkit_lstm_forward", shapes, xs, p.kernel, p.recurrent_kernel,
+                 _opt(p.bias), h0, c0, _opt(mask, jnp.bool_), _opt(rm), **_attrs(cfg))
+
+
+def lstm_primal(cfg, p, xs, h0, c0, mask, rm):
+    hs, hT, cT, _, _ = _lstm_run(cfg, p, xs, h0, c0, mask, rm, hs=cfg.return_sequences,
+                                 train=False)
+    return (hs if cfg.return_sequences else None), (hT, cT)
+
+
+def lstm_forward(cfg, p, xs, h0, c0, mask, rm):
+    Hs, hT, cT, G, Cs = _lstm_run(cfg, p, xs, h0, c0, mask, rm, hs=True, train=True)
+    return (Hs if cfg.return_sequences else None, (hT, cT)), (G, Hs, Cs)
+
+
+def lstm_backward(cfg, p, xs, h0, c0, mask, rm, G, Hs, Cs, d_hs, d_hT, d_cT):
+    T, B, _ = xs.shape
+    H = h0.shape[-1]
+    track_rm = rm is not None
+    dZ, dh0, dc0, drm = _call(
+        "rnnkit_lstm_backward", [(T, B, 4 * H), (B, H), (B, H), (B, H) if track_rm else (0,)],
+        G, Cs, c0, Hs if track_rm else _empty(), h0, _opt(mask, jnp.bool_), _opt(rm),
+        p.recurrent_kernel, _opt(d_hs), d_hT, d_cT, **_attrs(cfg))
+    dp, dxs = seq_lstm.param_grads(cfg, p, xs, h0, Hs, rm, flat(dZ))
+    return dp, dxs, dh0, dc0, (drm if track_rm else None)
+
+
+class LSTM:
+    """The LSTM loops, under the names `rnnkit.core.fused` dispatches on."""
+
+    primal = staticmethod(lstm_primal)
+    forward = staticmethod(lstm_forward)
+    backward = staticmethod(lstm_backward)
+
+
+def loops(kind):
+    """The native primal / forward / backward of one cell kind (see rnnkit.core.fused)."""
+    if kind == "lstm":
+        return LSTM
+    if kind in ("gru", "gru_v1"):
+        from rnnkit.core import seq_native_gru
+
+        return seq_native_gru.loops(kind)
+    if kind == "simple_rnn":
+        from rnnkit.core import seq_native_simple_rnn
+
+        return seq_native_simple_rnn.LOOPS
+    raise ValueError(f"no native loops for cell kind {kind!r}")

@@ -1,0 +1,138 @@
+"""rnnkit's native CPU time loops (rnnkit.core.native) against the reference path.
+
+Same checks as tests/test_fast_paths.py (values and gradients of params, inputs, initial
+states and the recurrent-dropout mask, atol 2e-6 / rtol 1e-5) with `Plan(engine="native")`,
+on shapes that exercise every code path of the kernels: partial register blocks (batch
+rows not a multiple of 12), gate widths that are not a multiple of 16 or 32, the batch
+split over threads, masks with fully masked rows, go_backwards, dropout masks. Where the
+machine can build the kernels (Linux x86-64, AVX-512F, a C++ compiler) they must build.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rnnkit import config
+from rnnkit import layers as L
+from rnnkit.core import native, policy
+
+from test_fast_paths import check_case
+
+CAN_BUILD = (sys.platform == "linux" and platform.machine() == "x86_64"
+             and "avx512f" in native._cpu_flags() and native._compiler() is not None
+             and native._unsupported_reason() is None)
+
+CASES = [
+    # kind, B, T, D, H, act, ract, bias, mask, backwards, init, dropout, zero_out, ret, concat
+    ("lstm", 3, 6, 4, 5, "tanh", "sigmoid", True, False, False, False, False, False, True, False),
+    ("lstm", 4, 7, 3, 6, "tanh", "sigmoid", True, True, True, True, True, False, True, False),
+    ("lstm", 2, 5, 3, 4, "linear", "sigmoid", False, True, False, True, False, True, True, False),
+    ("lstm", 1, 4, 2, 3, "tanh", "sigmoid", True, True, False, True, True, False, False, False),
+    ("lstm", 29, 9, 7, 37, "tanh", "sigmoid", True, True, True, True, True, False, True, False),
+    ("lstm", 16, 5, 16, 32, "sigmoid", "tanh", True, False, False, True, True, True, False,
+     False),
+    ("gru", 3, 6, 4, 5, "tanh", "sigmoid", True, True, True, True, True, False, True, False),
+    ("gru", 2, 5, 3, 4, "linear", "sigmoid", False, False, False, True, False, False, True,
+     False),
+    ("gru", 27, 8, 6, 35, "tanh", "sigmoid", True, True, False, True, True, True, True, False),
+    ("gru_v1", 3, 6, 4, 5, "tanh", "sigmoid", True, True, True, True, True, False, True,
+     False),
+    ("gru_v1", 1, 4, 2, 3, "tanh", "sigmoid", False, True, False, False, True, True, True,
+     False),
+    ("gru_v1", 19, 7, 5, 33, "tanh", "sigmoid", True, True, True, True, True, False, True,
+     False),
+    ("simple_rnn", 3, 6, 4, 5, "tanh", None, True, True, True, True, True, False, True, False),
+    ("simple_rnn", 2, 5, 3, 4, "linear", None, False, True, False, True, False, True, True,
+     False),
+    ("simple_rnn", 25, 9, 6, 47, "sigmoid", None, True, True, True, True, True, False, True,
+     False),
+]
+
+
+def _need(kind):
+    if not native.load(kind):
+        pytest.skip(f"native {kind} loops unavailable: {native.status()}")
+
+
+def test_builds_where_it_should():
+    if not CAN_BUILD:
+        pytest.skip("this machine cannot build the native kernels")
+    assert native.load("lstm"), native.status()
+
+
+@pytest.mark.parametrize("threads", [1, 0, 3])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c[:5])))
+def test_native_matches_reference_values_and_grads(case, threads):
+    _need(case[0])
+    check_case(case, policy.Plan(engine="native", threads=threads))
+
+
+@pytest.mark.parametrize("layer,kw", [
+    ("LSTM", dict(return_sequences=True, return_state=True)),
+    ("GRU", dict(return_sequences=True)),
+    ("GRU", dict(reset_after=False, return_state=True)),
+    ("SimpleRNN", dict(return_sequences=True)),
+])
+def test_layer_picks_native_and_matches_xla(layer, kw):
+    kind = {"LSTM": "lstm", "SimpleRNN": "simple_rnn", "GRU": "gru"}[layer]
+    if kw.get("reset_after") is False:
+        kind = "gru_v1"
+    _need(kind)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(20, 11, 6)).astype(np.float32)
+    ref = getattr(L, layer)(24, **kw)
+    ref.build(x.shape)
+    outs = {}
+    try:
+        for native_on in (True, False):
+            config.set_native_kernels(native_on)
+            lay = getattr(L, layer)(24, **kw)
+            lay.build(x.shape)
+            lay.set_weights(ref.get_weights())
+            plan = policy.plan(kind, 20, 11, 6, 24, act_kinds=("tanh", "sigmoid"))
+            assert plan.engine == ("native" if native_on else "xla")
+            outs[native_on] = [np.asarray(o) for o in jax.tree_util.tree_leaves(lay(x))]
+    finally:
+        config.set_native_kernels(True)
+    for a, b in zip(outs[True], outs[False]):
+        np.testing.assert_allclose(a, b, atol=2e-6, rtol=1e-5)
+
+
+def test_policy_keeps_xla_where_native_does_not_apply():
+    assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=None).engine == "xla"
+    assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=("relu", "sigmoid")).engine == "xla"
+    assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=("tanh", "sigmoid"),
+                       dtype="mixed").engine == "xla"
+    assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=("tanh", "sigmoid"),
+                       compute_dtype="bfloat16").engine == "xla"
+    config.set_native_kernels(False)
+    try:
+        assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=("tanh", "sigmoid")).engine == "xla"
+    finally:
+        config.set_native_kernels(True)
+
+
+def test_unusable_machine_falls_back(monkeypatch):
+    monkeypatch.setenv("RNNKIT_NATIVE", "0")
+    assert "RNNKIT_NATIVE=0" in native._unsupported_reason()
+
+
+def test_failed_build_warns_once_and_falls_back(monkeypatch, tmp_path):
+    if not CAN_BUILD:
+        pytest.skip("this machine cannot build the native kernels")
+    monkeypatch.setenv("RNNKIT_NATIVE_CACHE", str(tmp_path))
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setattr(native, "_compiler", lambda: "false")  # a "compiler" that fails
+    monkeypatch.setattr(native, "_libs", {})
+    with pytest.warns(RuntimeWarning, match="XLA kernels run instead"):
+        assert native.load("lstm") is False
+    assert native.load("lstm") is False  # cached: no second warning, no second build
+    assert "build or load failed" in native.status()["lstm.cc"]["reason"]
+    assert not any(tmp_path.glob("*.so"))  # nothing half-written left behind
