@@ -18,9 +18,11 @@ None of these change results beyond float32 rounding, except the opt-in bf16 pol
   compilation cache, so a fresh process reuses compiled programs from disk.
 - `set_async_dispatch(False)` / env `RNNKIT_ASYNC_DISPATCH=0`: synchronous CPU dispatch,
   -70 us per call at batch 1. Opt-in (see its caveat).
-- `set_malloc_tuning()` / env `RNNKIT_MALLOC_TUNING=1`: keep freed memory in the heap
-  (no per-step page faults on XLA's temporary buffers): training steps 14-26% faster,
-  compiles ~40% slower, the process keeps its peak heap. Opt-in.
+- `set_malloc_tuning()` / env `RNNKIT_MALLOC_TUNING`: keep freed memory in the heap (no
+  per-step page faults on XLA's temporary buffers): LSTM train step ~15% faster; the
+  process keeps its peak heap. The heap mode is applied by rnnkit when it builds its
+  first CPU training step (`RNNKIT_MALLOC_TUNING=0` or `set_malloc_tuning(False)` opts
+  out); `set_malloc_tuning(single_arena=True)` is the stronger opt-in variant.
 
 - `cpu_performance_mode()` / env `RNNKIT_CPU_TUNING=1`: all of the opt-in CPU settings
   above at once (batch split over all cores, malloc tuning, synchronous dispatch, and
@@ -170,35 +172,70 @@ def set_async_dispatch(enabled: bool) -> None:
 
 # --- allocator ----------------------------------------------------------------------------
 
-_MALLOC = {"tuned": False}
+_MALLOC = {"tuned": None, "user": None}  # tuned: None / "heap" / "single_arena"
+
+# The heap mode: blocks below 256 MiB come from the heap (no per-call mmap / munmap, so no
+# page faults on reused temporaries), and up to 512 MiB of free heap is kept before glibc
+# trims it. Buffers of 256 MiB and more are still mmap'd and returned to the OS at once.
+_HEAP_MMAP_THRESHOLD = 256 << 20
+_HEAP_TRIM_THRESHOLD = 512 << 20
 
 
-def set_malloc_tuning(enabled: bool = True) -> bool:
-    """Keeps freed memory in the process heap instead of returning it to the OS (glibc
-    `mallopt`: one arena, no mmap'd chunks, no heap trimming).
-
-    XLA:CPU allocates each call's temporary buffers fresh; for a B64 T100 H256 LSTM train
-    step that is ~74 MB, mmap'd and unmapped every step, i.e. ~18,000 page faults (zeroing
-    fresh pages) per step. With the tuning they are reused: ~50 faults and ~7% less time
-    per step (benchmarks/PERF_NOTES.md). The cost: the process keeps its peak heap size.
-    Process-wide, glibc only (returns False where unavailable); call it before JAX starts
-    its thread pool (right after `import rnnkit`) or set RNNKIT_MALLOC_TUNING=1.
-    """
-    if not enabled:
-        return False
-    if _MALLOC["tuned"]:
-        return True
+def _mallopt(*settings) -> bool:
     try:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_max, m_arena_max = -1, -4, -8
-        ok = (libc.mallopt(m_arena_max, 1) == 1 and libc.mallopt(m_mmap_max, 0) == 1
-              and libc.mallopt(m_trim_threshold, 2 ** 31 - 1) == 1)
+        return all(libc.mallopt(param, value) == 1 for param, value in settings)
     except (OSError, AttributeError):
-        ok = False
-    _MALLOC["tuned"] = ok
+        return False
+
+
+def set_malloc_tuning(enabled: bool = True, *, single_arena: bool = False) -> bool:
+    """Keeps XLA's freed temporary buffers in the process heap for reuse (glibc `mallopt`).
+
+    XLA:CPU allocates each call's temporary buffers fresh; for a B64 T100 H256 LSTM train
+    step that is 40-75 MB, which glibc mmaps and unmaps every step: ~10,000-18,000 page
+    faults (zeroing fresh pages) per step. With the tuning the memory is reused: the LSTM
+    train step takes ~50 instead of ~59 ms (benchmarks/PERF_NOTES.md).
+
+    rnnkit applies the heap mode (blocks < 256 MiB from the heap, up to 512 MiB of free
+    heap kept) by itself when it builds its first CPU training step, unless this was
+    called with `enabled=False` or RNNKIT_MALLOC_TUNING=0 is set. `single_arena=True`
+    (part of `cpu_performance_mode`) also puts every thread on one arena and never mmaps;
+    that compiles ~40% slower. The cost of either: the process keeps its peak heap.
+    Process-wide, glibc only (returns False where unavailable).
+    """
+    _MALLOC["user"] = bool(enabled)
+    if not enabled:
+        return False
+    return _apply_malloc("single_arena" if single_arena else "heap")
+
+
+def _apply_malloc(mode: str) -> bool:
+    if _MALLOC["tuned"] == "single_arena" or _MALLOC["tuned"] == mode:
+        return True
+    m_trim_threshold, m_mmap_threshold, m_mmap_max, m_arena_max = -1, -3, -4, -8
+    if mode == "single_arena":
+        ok = _mallopt((m_arena_max, 1), (m_mmap_max, 0), (m_trim_threshold, 2 ** 31 - 1))
+    else:
+        ok = _mallopt((m_mmap_threshold, _HEAP_MMAP_THRESHOLD),
+                      (m_trim_threshold, _HEAP_TRIM_THRESHOLD))
+    if ok:
+        _MALLOC["tuned"] = mode
     return ok
+
+
+def malloc_tuning_for_training() -> bool:
+    """Called by rnnkit when it builds a CPU training step: the heap mode, unless the user
+    turned the tuning off."""
+    if _MALLOC["user"] is False:
+        return False
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    return _apply_malloc("heap")
 
 
 # --- one switch for all of the above ------------------------------------------------------
@@ -249,7 +286,7 @@ def cpu_performance_mode(devices: int | None = None) -> dict:
     if devices > 1:
         set_cpu_devices(devices)
         applied["cpu_devices"] = devices
-    applied["malloc_tuning"] = set_malloc_tuning()
+    applied["malloc_tuning"] = set_malloc_tuning(single_arena=True)
     set_async_dispatch(False)
     applied["async_dispatch"] = False
     if _has_avx512() and _add_xla_flag("--xla_cpu_prefer_vector_width=512"):

@@ -1,9 +1,10 @@
 """The fused sequence kernels' time loops on rnnkit's native CPU library (rnnkit.core.native).
 
-Same contract and residual roles as `seq_lstm` (see rnnkit.core.fused): `primal`,
-`forward` (also returns the residuals for `backward`) and `backward`, selected by
-`Plan.engine == "native"`. Only the loops run natively; the weight and input gradients
-after the reverse loop are the same XLA GEMMs as on the XLA engine.
+Same contract as the XLA engine's loops (see rnnkit.core.fused): `primal`, `forward`
+(also returns the residuals for `backward`) and `backward`, selected by
+`Plan.engine == "native"`. The LSTM reverse loop also accumulates dW, dU and db itself
+and computes dx per step, so no (T, B, 4H) gradient array is written; the other cells'
+weight and input gradients are single XLA GEMMs after their reverse loop.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from rnnkit.core import seq_lstm
-from rnnkit.core.seq_common import flat
+from rnnkit.core import native
 
 ACT_CODES = {"linear": 0, "tanh": 1, "sigmoid": 2}
 F32 = jnp.float32
@@ -33,6 +33,12 @@ def _attrs(cfg):
 
 
 def _call(name, shapes, *args, **attrs):
+    """ffi_call of the handler `rnnkit_<kind>_<loop>` (its library is loaded on first use)."""
+    kind = name[len("rnnkit_"):].rsplit("_", 1)[0]
+    if not native.load(kind):
+        raise RuntimeError(
+            f"rnnkit's native {kind} kernel is unavailable ({native.status()}); plan the "
+            f"call with engine='xla' (rnnkit.core.policy does so automatically).")
     out = [jax.ShapeDtypeStruct(s, F32) for s in shapes]
     return jax.ffi.ffi_call(name, out, vmap_method="sequential")(*args, **attrs)
 
@@ -60,14 +66,17 @@ def lstm_forward(cfg, p, xs, h0, c0, mask, rm):
 
 
 def lstm_backward(cfg, p, xs, h0, c0, mask, rm, G, Hs, Cs, d_hs, d_hT, d_cT):
-    T, B, _ = xs.shape
+    T, B, D = xs.shape
     H = h0.shape[-1]
     track_rm = rm is not None
-    dZ, dh0, dc0, drm = _call(
-        "rnnkit_lstm_backward", [(T, B, 4 * H), (B, H), (B, H), (B, H) if track_rm else (0,)],
-        G, Cs, c0, Hs if track_rm else _empty(), h0, _opt(mask, jnp.bool_), _opt(rm),
-        p.recurrent_kernel, _opt(d_hs), d_hT, d_cT, **_attrs(cfg))
-    dp, dxs = seq_lstm.param_grads(cfg, p, xs, h0, Hs, rm, flat(dZ))
+    has_bias = p.bias is not None
+    dxs, dW, dU, db, dh0, dc0, drm = _call(
+        "rnnkit_lstm_backward",
+        [(T, B, D), (D, 4 * H), (H, 4 * H), (4 * H,) if has_bias else (0,), (B, H), (B, H),
+         (B, H) if track_rm else (0,)],
+        xs, p.kernel, p.recurrent_kernel, G, Cs, c0, Hs, h0, _opt(mask, jnp.bool_), _opt(rm),
+        _opt(d_hs), d_hT, d_cT, **_attrs(cfg))
+    dp = type(p)(dW, dU, db if has_bias else None)
     return dp, dxs, dh0, dc0, (drm if track_rm else None)
 
 

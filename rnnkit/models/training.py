@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from rnnkit import config as rk_config
 from rnnkit import losses as losses_mod
 from rnnkit import metrics as metrics_mod
 from rnnkit import optimizers as optimizers_mod
@@ -105,6 +106,9 @@ class Trainer:
         return variables, t_idx, n_idx
 
     def _make_train_step(self):
+        if jax.default_backend() == "cpu":
+            # reuse XLA's per-step temporaries instead of page-faulting fresh ones
+            rk_config.malloc_tuning_for_training()
         variables, t_idx, n_idx = self._split_values()
         constraints = [variables[i].constraint for i in t_idx]
         optimizer = self.optimizer

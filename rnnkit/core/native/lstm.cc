@@ -2,8 +2,10 @@
 //
 // rnnkit_lstm_forward: the whole time loop; optionally saves the gate activations and
 //   the cell states for the backward.
-// rnnkit_lstm_backward: the reverse loop only (elementwise gate gradients and dz @ U^T);
-//   the weight and input gradients are single GEMMs done by XLA afterwards.
+// rnnkit_lstm_backward: the reverse loop: per step the elementwise gate gradients dz, one
+//   GEMM dz @ [U^T | W^T] for dh_{t-1} and dx_t, and the weight-gradient updates
+//   dW += x_t^T dz, dU += (h_{t-1} rm)^T dz, db += sum dz into per-thread sums (no (T, B, 4H)
+//   gradient array is ever written).
 // Semantics: rnnkit.core.seq_lstm (mask keeps the previous state, rm multiplies h
 // before h @ U).
 #include "rnn_common.h"
@@ -102,22 +104,30 @@ ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F
 }
 
 struct LstmBwd {
-  int64_t T, B, H, act, ract;
-  const float *gates, *cs, *c0, *hs, *h0, *rm, *d_hs, *d_hT, *d_cT;  // hs / h0 only with rm
+  int64_t T, B, D, H, act, ract;
+  const float *xs, *gates, *cs, *c0, *hs, *h0, *rm, *d_hs, *d_hT, *d_cT;
   const bool* mask;
-  const float* UT;  // packed U^T (4H, NpH)
-  int64_t NpH;
-  float *dz, *dh0, *dc0, *drm;  // drm may be nullptr
+  const float* UW;  // packed [U^T | W^T]: (4H, NpHD), columns [0, H) -> dh, [H, H + D) -> dx
+  int64_t NpHD, Np;
+  float *dxs, *dh0, *dc0, *drm;  // drm may be nullptr
+  // per block: its share of dW (D, Np), dU (H, Np) and db (Np), summed after the loop
+  std::vector<std::vector<float>>* partial;
 
-  void rows(int64_t b0, int64_t b1) const {
+  void rows(int64_t b0, int64_t b1, int64_t block) const {
     const int64_t Bt = b1 - b0, G = 4 * H;
-    std::vector<float> dh(Bt * H), dc(Bt * H), dhr(Bt * NpH), acc(drm ? Bt * H : 0, 0.0f);
+    std::vector<float> dh(Bt * H), dc(Bt * H), out(Bt * NpHD), dz(Bt * G), dzp(Bt * Np),
+        hr(rm ? Bt * H : 0), acc(drm ? Bt * H : 0, 0.0f);
+    std::vector<float>& part = (*partial)[block];
+    part.assign((D + H + 1) * Np, 0.0f);
+    float *dW = part.data(), *dU = dW + D * Np, *db = dU + H * Np;
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
     std::memcpy(dc.data(), d_cT + b0 * H, Bt * H * sizeof(float));
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t row0 = t * B + b0;
+      // h_{t-1} of this block's rows: hs[t-1] (or h0), rows H apart
+      const float* h_prev = t > 0 ? hs + (row0 - B) * H : h0 + b0 * H;
       for (int64_t r = 0; r < Bt; ++r) {
-        float* dzr = dz + (row0 + r) * G;
+        float* dzr = &dz[r * G];
         float *dhp = &dh[r * H], *dcp = &dc[r * H];
         if (d_hs) {
           const float* e = d_hs + (row0 + r) * H;
@@ -146,21 +156,38 @@ struct LstmBwd {
           store(dcp + j, m, _mm512_mul_ps(dct, f));
         }
       }
-      gemm(dz + row0 * G, G, Bt, G, UT, NpH, nullptr, dhr.data(), NpH);
+      // [dh_{t-1} | dx_t] = dz_t @ [U^T | W^T]
+      gemm(dz.data(), G, Bt, G, UW, NpHD, nullptr, out.data(), NpHD);
+      // dW += x_t^T dz_t, dU += (h_{t-1} * rm)^T dz_t, db += sum of dz_t
+      pack_rows(dz.data(), Bt, G, Bt, 0, dzp.data());
+      gemm_tn_acc(xs + row0 * D, D, D, Bt, dzp.data(), Np, dW, Np);
+      const float* hin = h_prev;
+      if (rm) {
+        for (int64_t r = 0; r < Bt; ++r)
+          for (int64_t j = 0; j < H; ++j)
+            hr[r * H + j] = h_prev[r * H + j] * rm[(b0 + r) * H + j];
+        hin = hr.data();
+      }
+      gemm_tn_acc(hin, H, H, Bt, dzp.data(), Np, dU, Np);
       for (int64_t r = 0; r < Bt; ++r) {
+        const float* dzr = &dz[r * G];
+        for (int64_t j = 0; j < G; ++j) db[j] += dzr[j];
+      }
+      for (int64_t r = 0; r < Bt; ++r) {
+        const float* o = &out[r * NpHD];
+        std::memcpy(dxs + (row0 + r) * D, o + H, D * sizeof(float));
         if (mask && !mask[row0 + r]) continue;
-        const float* d = &dhr[r * NpH];
         float* dhp = &dh[r * H];
         if (!rm) {
-          std::memcpy(dhp, d, H * sizeof(float));
+          std::memcpy(dhp, o, H * sizeof(float));
           continue;
         }
         const float* m = rm + (b0 + r) * H;
-        const float* h_prev = t > 0 ? hs + (row0 - B + r) * H : h0 + (b0 + r) * H;
+        const float* hp = h_prev + r * H;
         float* a = &acc[r * H];
         for (int64_t j = 0; j < H; ++j) {
-          dhp[j] = d[j] * m[j];
-          a[j] += h_prev[j] * d[j];
+          dhp[j] = o[j] * m[j];
+          a[j] += hp[j] * o[j];
         }
       }
     }
@@ -170,33 +197,54 @@ struct LstmBwd {
   }
 };
 
-ffi::Error LstmBackward(F32 gates, F32 cs, F32 c0, F32 hs, F32 h0, Mask mask, F32 rm, F32 U,
-                        F32 d_hs, F32 d_hT, F32 d_cT, F32Out dz, F32Out dh0, F32Out dc0,
-                        F32Out drm, int64_t act, int64_t ract, int64_t threads) {
-  auto gd = gates.dimensions();
-  if (gd.size() != 3 || U.dimensions().size() != 2)
-    return ffi::Error::InvalidArgument("rnnkit_lstm_backward: gates must be (T, B, 4H)");
+ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs, F32 h0,
+                        Mask mask, F32 rm, F32 d_hs, F32 d_hT, F32 d_cT, F32Out dxs,
+                        F32Out dW, F32Out dU, F32Out db, F32Out dh0, F32Out dc0, F32Out drm,
+                        int64_t act, int64_t ract, int64_t threads) {
+  auto xd = xs.dimensions(), gd = gates.dimensions();
+  if (xd.size() != 3 || gd.size() != 3 || U.dimensions().size() != 2)
+    return ffi::Error::InvalidArgument(
+        "rnnkit_lstm_backward: xs must be (T, B, D), gates (T, B, 4H), U (H, 4H)");
   LstmBwd k;
-  k.T = gd[0], k.B = gd[1], k.H = U.dimensions()[0];
-  if (gd[2] != 4 * k.H)
-    return ffi::Error::InvalidArgument("rnnkit_lstm_backward: gates / U shapes differ");
+  k.T = xd[0], k.B = xd[1], k.D = xd[2], k.H = U.dimensions()[0];
+  const int64_t G = 4 * k.H;
+  if (gd[2] != G || W.element_count() != static_cast<size_t>(k.D * G))
+    return ffi::Error::InvalidArgument("rnnkit_lstm_backward: gates / W / U shapes differ");
   k.act = act, k.ract = ract;
-  k.NpH = round_up(k.H, kPanel);
-  std::vector<float> packed(4 * k.H * k.NpH);
-  pack_transposed(U.typed_data(), k.H, 4 * k.H, packed.data());
-  k.UT = packed.data();
+  k.NpHD = round_up(k.H + k.D, kPanel);
+  k.Np = round_up(G, kPanel);
+  std::vector<float> stacked((k.H + k.D) * G), packed(G * k.NpHD);
+  std::memcpy(stacked.data(), U.typed_data(), k.H * G * sizeof(float));
+  std::memcpy(stacked.data() + k.H * G, W.typed_data(), k.D * G * sizeof(float));
+  pack_transposed(stacked.data(), k.H + k.D, G, packed.data());
+  k.UW = packed.data();
+  k.xs = xs.typed_data();
   k.gates = gates.typed_data(), k.cs = cs.typed_data(), k.c0 = c0.typed_data();
+  k.hs = hs.typed_data(), k.h0 = h0.typed_data();
   k.rm = has(rm) ? rm.typed_data() : nullptr;
-  k.hs = has(hs) ? hs.typed_data() : nullptr;
-  k.h0 = h0.typed_data();
   k.mask = mask.element_count() ? mask.typed_data() : nullptr;
   k.d_hs = has(d_hs) ? d_hs.typed_data() : nullptr;
   k.d_hT = d_hT.typed_data(), k.d_cT = d_cT.typed_data();
-  k.dz = dz->typed_data(), k.dh0 = dh0->typed_data(), k.dc0 = dc0->typed_data();
+  k.dxs = dxs->typed_data(), k.dh0 = dh0->typed_data(), k.dc0 = dc0->typed_data();
   k.drm = drm->element_count() ? drm->typed_data() : nullptr;
-  if (k.rm && (!k.hs || !k.drm))
-    return ffi::Error::InvalidArgument("rnnkit_lstm_backward: rm needs hs and drm");
-  for_row_blocks(k.B, threads, [&k](int64_t b0, int64_t b1) { k.rows(b0, b1); });
+  if (k.rm && !k.drm)
+    return ffi::Error::InvalidArgument("rnnkit_lstm_backward: rm needs a drm output");
+  const int64_t blocks = row_block_count(k.B, threads);
+  std::vector<std::vector<float>> partial(blocks);
+  k.partial = &partial;
+  for_row_blocks_indexed(k.B, blocks,
+                         [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });
+  // sum the blocks' weight gradients into the (unpadded) outputs
+  float *ow = dW->typed_data(), *ou = dU->typed_data(), *ob = has_out(db) ? db->typed_data() : nullptr;
+  for (int64_t row = 0; row < k.D + k.H + 1; ++row) {
+    float* dst = row < k.D ? ow + row * G : row < k.D + k.H ? ou + (row - k.D) * G : ob;
+    if (!dst) continue;
+    std::memcpy(dst, partial[0].data() + row * k.Np, G * sizeof(float));
+    for (int64_t i = 1; i < blocks; ++i) {
+      const float* src = partial[i].data() + row * k.Np;
+      for (int64_t j = 0; j < G; ++j) dst[j] += src[j];
+    }
+  }
   return ffi::Error::Success();
 }
 
@@ -224,18 +272,23 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_forward, rnnkit::LstmForward,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_backward, rnnkit::LstmBackward,
                               xla::ffi::Ffi::Bind()
+                                  .Arg<rnnkit::F32>()   // xs (T, B, D)
+                                  .Arg<rnnkit::F32>()   // W (D, 4H)
+                                  .Arg<rnnkit::F32>()   // U (H, 4H)
                                   .Arg<rnnkit::F32>()   // gates (T, B, 4H)
                                   .Arg<rnnkit::F32>()   // cs (T, B, H)
                                   .Arg<rnnkit::F32>()   // c0 (B, H)
-                                  .Arg<rnnkit::F32>()   // hs (T, B, H) or (0,) (needed with rm)
+                                  .Arg<rnnkit::F32>()   // hs (T, B, H)
                                   .Arg<rnnkit::F32>()   // h0 (B, H)
                                   .Arg<rnnkit::Mask>()  // mask (T, B) or (0,)
                                   .Arg<rnnkit::F32>()   // rm (B, H) or (0,)
-                                  .Arg<rnnkit::F32>()   // U (H, 4H)
                                   .Arg<rnnkit::F32>()   // d_hs (T, B, H) or (0,)
                                   .Arg<rnnkit::F32>()   // d_hT (B, H)
                                   .Arg<rnnkit::F32>()   // d_cT (B, H)
-                                  .Ret<rnnkit::F32>()   // dz (T, B, 4H)
+                                  .Ret<rnnkit::F32>()   // dxs (T, B, D)
+                                  .Ret<rnnkit::F32>()   // dW (D, 4H)
+                                  .Ret<rnnkit::F32>()   // dU (H, 4H)
+                                  .Ret<rnnkit::F32>()   // db (4H) or (0,)
                                   .Ret<rnnkit::F32>()   // dh0 (B, H)
                                   .Ret<rnnkit::F32>()   // dc0 (B, H)
                                   .Ret<rnnkit::F32>()   // drm (B, H) or (0,)

@@ -69,19 +69,28 @@ inline void pack_transposed(const float* src, int64_t N, int64_t K, float* packe
 // `ldc` apart; `init` is one row of Np values added to every row (a bias), or nullptr.
 // ---------------------------------------------------------------------------------------
 
-template <int MR>
+// A is read as A[r * lda + k] (row-major (M, K)), or, with TA, as A[k * lda + r] (the
+// operand stored transposed, (K, M) row-major). With ACC the tile of C is accumulated into.
+template <int MR, bool TA, bool ACC>
 inline void micro(const float* A, int64_t lda, const float* panel, int64_t K,
                   const float* init, float* C, int64_t ldc) {
   __m512 a0[MR], a1[MR];
-  const __m512 i0 = init ? _mm512_loadu_ps(init) : _mm512_setzero_ps();
-  const __m512 i1 = init ? _mm512_loadu_ps(init + 16) : _mm512_setzero_ps();
-  for (int r = 0; r < MR; ++r) { a0[r] = i0; a1[r] = i1; }
+  if constexpr (ACC) {
+    for (int r = 0; r < MR; ++r) {
+      a0[r] = _mm512_loadu_ps(C + r * ldc);
+      a1[r] = _mm512_loadu_ps(C + r * ldc + 16);
+    }
+  } else {
+    const __m512 i0 = init ? _mm512_loadu_ps(init) : _mm512_setzero_ps();
+    const __m512 i1 = init ? _mm512_loadu_ps(init + 16) : _mm512_setzero_ps();
+    for (int r = 0; r < MR; ++r) { a0[r] = i0; a1[r] = i1; }
+  }
   for (int64_t k = 0; k < K; ++k) {
     const __m512 b0 = _mm512_loadu_ps(panel + k * kPanel);
     const __m512 b1 = _mm512_loadu_ps(panel + k * kPanel + 16);
 #pragma GCC unroll 12
     for (int r = 0; r < MR; ++r) {
-      const __m512 a = _mm512_set1_ps(A[r * lda + k]);
+      const __m512 a = _mm512_set1_ps(TA ? A[k * lda + r] : A[r * lda + k]);
       a0[r] = _mm512_fmadd_ps(a, b0, a0[r]);
       a1[r] = _mm512_fmadd_ps(a, b1, a1[r]);
     }
@@ -92,31 +101,66 @@ inline void micro(const float* A, int64_t lda, const float* panel, int64_t K,
   }
 }
 
-template <int MR>
+template <int MR, bool TA, bool ACC>
 inline void micro_rows(const float* A, int64_t lda, const float* panel, int64_t K,
                        const float* init, float* C, int64_t ldc, int64_t rows) {
   // rows < MR: recurse down to the exact block size.
   if constexpr (MR > 1) {
-    if (rows == MR) return micro<MR>(A, lda, panel, K, init, C, ldc);
-    return micro_rows<MR - 1>(A, lda, panel, K, init, C, ldc, rows);
+    if (rows == MR) return micro<MR, TA, ACC>(A, lda, panel, K, init, C, ldc);
+    return micro_rows<MR - 1, TA, ACC>(A, lda, panel, K, init, C, ldc, rows);
   } else {
-    micro<1>(A, lda, panel, K, init, C, ldc);
+    micro<1, TA, ACC>(A, lda, panel, K, init, C, ldc);
   }
 }
 
-inline void gemm(const float* A, int64_t lda, int64_t M, int64_t K, const float* packed,
-                 int64_t Np, const float* init, float* C, int64_t ldc) {
+template <bool TA, bool ACC>
+inline void gemm_panels(const float* A, int64_t lda, int64_t M, int64_t K, const float* packed,
+                        int64_t Kfull, int64_t Np, const float* init, float* C, int64_t ldc) {
   constexpr int64_t MR = 12;
   for (int64_t p = 0; p < Np / kPanel; ++p) {
-    const float* panel = packed + p * K * kPanel;
+    const float* panel = packed + p * Kfull * kPanel;
     const float* ip = init ? init + p * kPanel : nullptr;
     int64_t m = 0;
-    for (; m + MR <= M; m += MR)
-      micro<MR>(A + m * lda, lda, panel, K, ip, C + m * ldc + p * kPanel, ldc);
-    if (m < M)
-      micro_rows<MR - 1>(A + m * lda, lda, panel, K, ip, C + m * ldc + p * kPanel, ldc,
-                         M - m);
+    for (; m + MR <= M; m += MR) {
+      const float* a = TA ? A + m : A + m * lda;
+      micro<MR, TA, ACC>(a, lda, panel, K, ip, C + m * ldc + p * kPanel, ldc);
+    }
+    if (m < M) {
+      const float* a = TA ? A + m : A + m * lda;
+      micro_rows<MR - 1, TA, ACC>(a, lda, panel, K, ip, C + m * ldc + p * kPanel, ldc, M - m);
+    }
   }
+}
+
+// K is processed in blocks of kKBlock so that one panel block (kKBlock x 32 floats = 32 KiB)
+// stays in L1 while every row block of A streams past it.
+constexpr int64_t kKBlock = 256;
+
+template <bool TA, bool ACC>
+inline void gemm_impl(const float* A, int64_t lda, int64_t M, int64_t K, const float* packed,
+                      int64_t Np, const float* init, float* C, int64_t ldc) {
+  for (int64_t k0 = 0; k0 < K; k0 += kKBlock) {
+    const int64_t kb = std::min(kKBlock, K - k0);
+    const float* a = TA ? A + k0 * lda : A + k0;
+    const float* b = packed + k0 * kPanel;
+    if (ACC || k0 > 0)
+      gemm_panels<TA, true>(a, lda, M, kb, b, K, Np, nullptr, C, ldc);
+    else
+      gemm_panels<TA, false>(a, lda, M, kb, b, K, Np, init, C, ldc);
+  }
+}
+
+// C (M, Np) = init + A (M, K) @ packed (K, Np)
+inline void gemm(const float* A, int64_t lda, int64_t M, int64_t K, const float* packed,
+                 int64_t Np, const float* init, float* C, int64_t ldc) {
+  gemm_impl<false, false>(A, lda, M, K, packed, Np, init, C, ldc);
+}
+
+// C (M, Np) += At^T @ packed (K, Np), At stored (K, M) row-major with rows lda apart:
+// the weight-gradient update  dW += x_t^T @ dz_t  straight from the time-major arrays.
+inline void gemm_tn_acc(const float* At, int64_t lda, int64_t M, int64_t K,
+                        const float* packed, int64_t Np, float* C, int64_t ldc) {
+  gemm_impl<true, true>(At, lda, M, K, packed, Np, nullptr, C, ldc);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -200,20 +244,34 @@ inline int64_t usable_cpus() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// Calls fn(b0, b1) for each block of [0, B); `threads` <= 0 picks the count from the cores.
+// The number of row blocks (threads) for a batch of B rows; `threads` <= 0 picks one per
+// core, with at least kMinRowsPerThread rows each.
+inline int64_t row_block_count(int64_t B, int64_t threads) {
+  const int64_t n = threads > 0 ? threads : std::min(usable_cpus(), B / kMinRowsPerThread);
+  return std::max<int64_t>(1, std::min(n, B));
+}
+
+// Calls fn(b0, b1, i) for block i of the `blocks` contiguous blocks of [0, B), block 0 on
+// the calling thread and the others on their own threads.
 template <typename Fn>
-void for_row_blocks(int64_t B, int64_t threads, Fn fn) {
-  int64_t n = threads > 0 ? threads : std::min(usable_cpus(), B / kMinRowsPerThread);
-  n = std::max<int64_t>(1, std::min(n, B));
-  if (n == 1) return fn(int64_t{0}, B);
+void for_row_blocks_indexed(int64_t B, int64_t blocks, Fn fn) {
+  if (blocks <= 1) return fn(int64_t{0}, B, int64_t{0});
   std::vector<std::thread> pool;
-  pool.reserve(n - 1);
-  auto bounds = [&](int64_t i) { return B * i / n; };
-  for (int64_t i = 1; i < n; ++i) pool.emplace_back(fn, bounds(i), bounds(i + 1));
-  fn(bounds(0), bounds(1));
+  pool.reserve(blocks - 1);
+  auto bounds = [&](int64_t i) { return B * i / blocks; };
+  for (int64_t i = 1; i < blocks; ++i) pool.emplace_back(fn, bounds(i), bounds(i + 1), i);
+  fn(bounds(0), bounds(1), int64_t{0});
   for (auto& t : pool) t.join();
 }
 
+// Calls fn(b0, b1) for each block of [0, B); `threads` <= 0 picks the count from the cores.
+template <typename Fn>
+void for_row_blocks(int64_t B, int64_t threads, Fn fn) {
+  for_row_blocks_indexed(B, row_block_count(B, threads),
+                         [&fn](int64_t b0, int64_t b1, int64_t) { fn(b0, b1); });
+}
+
 inline bool has(const F32& b) { return b.element_count() > 0; }
+inline bool has_out(F32Out& b) { return b->element_count() > 0; }
 
 }  // namespace rnnkit
