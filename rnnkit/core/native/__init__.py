@@ -102,11 +102,22 @@ def _build(cxx: str, source: str) -> Path:
     for path in (src, *(_HERE / c for c in COMMON)):
         key.update(path.name.encode() + b"\0" + path.read_bytes())
     key.update(repr((version, _FLAGS, jaxlib.__version__, sorted(_cpu_flags()))).encode())
+    name = f"rnnkit_{src.stem}_{key.hexdigest()[:16]}.so"
     out_dir = cache_dir()
-    target = out_dir / f"rnnkit_{src.stem}_{key.hexdigest()[:16]}.so"
-    if target.exists():
-        return target
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if (out_dir / name).exists():
+        return out_dir / name
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if not os.access(out_dir, os.W_OK):
+            raise PermissionError(f"{out_dir} is not writable")
+    except OSError as exc:  # e.g. a read-only home: build in the temporary folder instead
+        fallback = Path(tempfile.gettempdir()) / f"rnnkit-native-{os.getuid()}"
+        _LOG.info("cannot use %s (%s); building in %s", out_dir, exc, fallback)
+        out_dir = fallback
+        if (out_dir / name).exists():
+            return out_dir / name
+        out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / name
     _LOG.info("compiling %s into %s (once per machine)", source, target)
     if sys.stderr is not None and sys.stderr.isatty():
         print(f"rnnkit: compiling the native CPU kernel {source} (once per machine, ~5 s)...",

@@ -41,25 +41,33 @@ struct LstmFwd {
         std::memcpy(&xh[r * K], xs + (row0 + r) * D, D * sizeof(float));
       gemm(xh.data(), K, Bt, K, WU, Np, bias, z.data(), Np);
       for (int64_t r = 0; r < Bt; ++r) {
-        float* zr = &z[r * Np];
-        float* g = gates ? gates + (row0 + r) * G : zr;
-        act_into(ract, zr, g, H);
-        act_into(ract, zr + H, g + H, H);
-        act_into(act, zr + 2 * H, g + 2 * H, H);
-        act_into(ract, zr + 3 * H, g + 3 * H, H);
-        if (!mask || mask[row0 + r]) {
-          float *hr = &h[r * H], *cr = &c[r * H];
-          for (int64_t j = 0; j < H; j += 16) {
-            const __mmask16 m = tail_mask(j, H);
-            const __m512 cn = _mm512_fmadd_ps(load(g + H + j, m), load(cr + j, m),
-                                              _mm512_mul_ps(load(g + j, m), load(g + 2 * H + j, m)));
-            store(cr + j, m, cn);
-            store(hr + j, m, _mm512_mul_ps(load(g + 3 * H + j, m), v_act(act, cn)));
+        // one pass over the row: gate activations, the new c and h, and the next step's
+        // recurrent input, without writing the gates out unless they are saved
+        const float* zr = &z[r * Np];
+        float* g = gates ? gates + (row0 + r) * G : nullptr;
+        const bool step = !mask || mask[row0 + r];
+        float *hr = &h[r * H], *cr = &c[r * H], *next = &xh[r * K + D];
+        const float* m = rm ? rm + (b0 + r) * H : nullptr;
+        for (int64_t j = 0; j < H; j += 16) {
+          const __mmask16 mk = tail_mask(j, H);
+          const __m512 i = v_act(ract, load(zr + j, mk)), f = v_act(ract, load(zr + H + j, mk)),
+                       gg = v_act(act, load(zr + 2 * H + j, mk)),
+                       o = v_act(ract, load(zr + 3 * H + j, mk));
+          if (g) {
+            store(g + j, mk, i);
+            store(g + H + j, mk, f);
+            store(g + 2 * H + j, mk, gg);
+            store(g + 3 * H + j, mk, o);
           }
-          put_h(r);
+          if (!step) continue;
+          const __m512 cn = _mm512_fmadd_ps(f, load(cr + j, mk), _mm512_mul_ps(i, gg));
+          const __m512 hn = _mm512_mul_ps(o, v_act(act, cn));
+          store(cr + j, mk, cn);
+          store(hr + j, mk, hn);
+          store(next + j, mk, m ? _mm512_mul_ps(hn, load(m + j, mk)) : hn);
         }
-        if (hs) std::memcpy(hs + (row0 + r) * H, &h[r * H], H * sizeof(float));
-        if (cs) std::memcpy(cs + (row0 + r) * H, &c[r * H], H * sizeof(float));
+        if (hs) std::memcpy(hs + (row0 + r) * H, hr, H * sizeof(float));
+        if (cs) std::memcpy(cs + (row0 + r) * H, cr, H * sizeof(float));
       }
     }
     for (int64_t r = 0; r < Bt; ++r) {

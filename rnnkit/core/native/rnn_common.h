@@ -187,16 +187,28 @@ inline __m512 v_exp(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
+// 1 / d for d in [1, 2]: the 14-bit hardware estimate refined by one Newton step
+// (relative error ~1e-8 before rounding); a fraction of the cost of a full division.
+inline __m512 v_recip_1_2(__m512 d) {
+  const __m512 r = _mm512_rcp14_ps(d);
+  return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+}
+
 inline __m512 v_sigmoid(__m512 x) {
+  // 1 / (1 + e^{-x}) for x >= 0 and e^{x} / (1 + e^{x}) otherwise: the denominator stays
+  // in [1, 2], where the refined reciprocal is accurate
   const __m512 one = _mm512_set1_ps(1.0f);
-  return _mm512_div_ps(one, _mm512_add_ps(one, v_exp(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+  const __m512 e = v_exp(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)));
+  const __m512 r = v_recip_1_2(_mm512_add_ps(one, e));
+  const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_mul_ps(r, neg, e, r);
 }
 
 inline __m512 v_tanh(__m512 x) {
   // tanh|x| = (1 - e^{-2|x|}) / (1 + e^{-2|x|}), sign restored (absolute error < 1e-7)
   const __m512 one = _mm512_set1_ps(1.0f);
   const __m512 t = v_exp(_mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(-2.0f)));
-  const __m512 y = _mm512_div_ps(_mm512_sub_ps(one, t), _mm512_add_ps(one, t));
+  const __m512 y = _mm512_mul_ps(_mm512_sub_ps(one, t), v_recip_1_2(_mm512_add_ps(one, t)));
   const __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN));
   return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y), sign));
 }
