@@ -40,7 +40,21 @@ def _call(name, shapes, *args, **attrs):
             f"rnnkit's native {kind} kernel is unavailable ({native.status()}); plan the "
             f"call with engine='xla' (rnnkit.core.policy does so automatically).")
     out = [jax.ShapeDtypeStruct(s, F32) for s in shapes]
-    return jax.ffi.ffi_call(name, out, vmap_method="sequential")(*args, **attrs)
+    call = jax.ffi.ffi_call(name, out, vmap_method="sequential")
+
+    @jax.custom_jvp
+    def run(*operands):
+        return call(*operands, **attrs)
+
+    @run.defjvp
+    def _no_higher_order(primals, tangents):
+        raise NotImplementedError(
+            f"rnnkit's native {kind} loops have first-order gradients only (a custom VJP); "
+            f"a gradient of a gradient needs the XLA kernels: call "
+            f"rnnkit.config.set_native_kernels(False) (or set RNNKIT_NATIVE=0) before "
+            f"tracing this function.")
+
+    return run(*args)
 
 
 # --- LSTM ------------------------------------------------------------------------------------
