@@ -2,9 +2,9 @@
 
 Same contract as the XLA engine's loops (see rnnkit.core.fused): `primal`, `forward`
 (also returns the residuals for `backward`) and `backward`, selected by
-`Plan.engine == "native"`. The LSTM reverse loop also accumulates dW, dU and db itself
-and computes dx per step, so no (T, B, 4H) gradient array is written; the other cells'
-weight and input gradients are single XLA GEMMs after their reverse loop.
+`Plan.engine == "native"`. The LSTM and SimpleRNN reverse loops also compute dx per step
+and accumulate dW, dU and db themselves, so no (T, B, gates*H) gradient array is written;
+see seq_native_gru for the GRU.
 """
 
 from __future__ import annotations
