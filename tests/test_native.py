@@ -10,9 +10,11 @@ machine can build the kernels (Linux x86-64, AVX-512F, a C++ compiler) they must
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import sys
+import tempfile
 
 import jax
 import jax.numpy as jnp
@@ -48,11 +50,33 @@ CASES = [
      False),
     ("gru_v1", 19, 7, 5, 33, "tanh", "sigmoid", True, True, True, True, True, False, True,
      False),
+    # GRU: no sequences out (no d_hs), swapped activations, K > 256 in the GEMMs (3H = 300
+    # in the reset_after backward, D = 270 in the gru_v1 forward), gate widths of whole
+    # half-panels (H = 16)
+    ("gru", 13, 5, 9, 100, "sigmoid", "tanh", True, True, False, True, True, False, False,
+     False),
+    ("gru_v1", 14, 4, 270, 16, "tanh", "sigmoid", True, False, True, False, True, False, False,
+     False),
     ("simple_rnn", 3, 6, 4, 5, "tanh", None, True, True, True, True, True, False, True, False),
     ("simple_rnn", 2, 5, 3, 4, "linear", None, False, True, False, True, False, True, True,
      False),
     ("simple_rnn", 25, 9, 6, 47, "sigmoid", None, True, True, True, True, True, False, True,
      False),
+    # batch 1 and 2 take the one-row GEMV: the latency shape without mask or sequences out,
+    # and 6 panels (a group of 4 and one of 2) with odd K in the forward and the backward
+    ("simple_rnn", 1, 7, 8, 64, "tanh", None, True, False, False, False, False, False, False,
+     False),
+    ("simple_rnn", 2, 5, 6, 161, "tanh", None, True, True, False, True, True, False, True,
+     False),
+    # no sequences out (no d_hs) with dropout and a mask, K = D + H > 256 in the forward GEMM
+    ("simple_rnn", 13, 4, 20, 250, "tanh", None, True, True, False, True, True, False, False,
+     False),
+    # the backward updates dW / dU from >= 64 buffered rows: T = 70 at one or two rows per
+    # thread flushes mid-sequence and at t = 0; 130 rows in one thread update every step
+    ("simple_rnn", 2, 70, 3, 33, "tanh", None, True, True, False, True, True, False, True,
+     False),
+    ("simple_rnn", 130, 3, 5, 17, "sigmoid", None, False, False, True, False, False, False,
+     True, False),
 ]
 
 
@@ -136,3 +160,30 @@ def test_failed_build_warns_once_and_falls_back(monkeypatch, tmp_path):
     assert native.load("lstm") is False  # cached: no second warning, no second build
     assert "build or load failed" in native.status()["lstm.cc"]["reason"]
     assert not any(tmp_path.glob("*.so"))  # nothing half-written left behind
+
+
+def test_unwritable_cache_builds_in_the_temporary_folder(monkeypatch, tmp_path):
+    if not CAN_BUILD:
+        pytest.skip("this machine cannot build the native kernels")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("RNNKIT_NATIVE_CACHE", str(blocker / "cache"))
+    # the build step alone: a process registers each FFI target name only once
+    path = str(native._build(native._compiler(), "lstm.cc"))
+    assert path.startswith(tempfile.gettempdir()) and "rnnkit-native-" in path
+    assert os.path.getsize(path) > 0
+
+
+def test_second_order_gradient_names_the_fix():
+    _need("lstm")
+    lay = L.LSTM(6)
+    x = np.random.default_rng(0).random((16, 4, 3), dtype=np.float32)
+    lay.build(x.shape)
+    values = [v.value for v in lay.variables]
+
+    def f(x):
+        return jnp.sum(lay.stateless_call(values, x)[0] ** 2)
+
+    assert jax.grad(f)(x).shape == x.shape  # first order: the custom VJP
+    with pytest.raises(NotImplementedError, match="set_native_kernels\\(False\\)"):
+        jax.grad(lambda x: jnp.sum(jax.grad(f)(x) ** 2))(x)
