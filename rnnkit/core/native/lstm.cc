@@ -39,7 +39,10 @@ struct LstmFwd {
       const int64_t row0 = t * B + b0;
       for (int64_t r = 0; r < Bt; ++r)
         std::memcpy(&xh[r * K], xs + (row0 + r) * D, D * sizeof(float));
-      gemm(xh.data(), K, Bt, K, WU, Np, bias, z.data(), Np);
+      if (Bt == 1)  // batch 1: the GEMV keeps more FMA chains in flight than a 1-row tile
+        gemv(xh.data(), K, WU, Np, bias, z.data());
+      else
+        gemm(xh.data(), K, Bt, K, WU, Np, bias, z.data(), Np);
       for (int64_t r = 0; r < Bt; ++r) {
         // one pass over the row: gate activations, the new c and h, and the next step's
         // recurrent input, without writing the gates out unless they are saved
@@ -165,7 +168,10 @@ struct LstmBwd {
         }
       }
       // [dh_{t-1} | dx_t] = dz_t @ [U^T | W^T]
-      gemm(dz.data(), G, Bt, G, UW, NpHD, nullptr, out.data(), NpHD);
+      if (Bt == 1)
+        gemv(dz.data(), G, UW, NpHD, nullptr, out.data());
+      else
+        gemm(dz.data(), G, Bt, G, UW, NpHD, nullptr, out.data(), NpHD);
       // dW += x_t^T dz_t, dU += (h_{t-1} * rm)^T dz_t, db += sum of dz_t
       pack_rows(dz.data(), Bt, G, Bt, 0, dzp.data());
       gemm_tn_acc(xs + row0 * D, D, D, Bt, dzp.data(), Np, dW, Np);

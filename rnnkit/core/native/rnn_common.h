@@ -163,6 +163,65 @@ inline void gemm_tn_acc(const float* At, int64_t lda, int64_t M, int64_t K,
   gemm_impl<true, true>(At, lda, M, K, packed, Np, nullptr, C, ldc);
 }
 
+// One row, panels [p0, p0 + NP): c = init + a (K) @ packed (K, Np), or with ACC c += a @
+// packed. NP panels side by side, the even and odd k in separate accumulators: 4 * NP
+// independent FMA chains, where a one-row GEMM tile has 2 and FMA latency would bound a
+// batch-1 step.
+template <int NP, bool ACC>
+inline void gemv_group(const float* a, int64_t K, const float* packed, int64_t p0,
+                       const float* init, float* c) {
+  __m512 e[2 * NP], o[2 * NP];
+  for (int i = 0; i < NP; ++i) {
+    const int64_t n0 = (p0 + i) * kPanel;
+    const float* start = ACC ? c + n0 : init ? init + n0 : nullptr;
+    e[2 * i] = start ? _mm512_loadu_ps(start) : _mm512_setzero_ps();
+    e[2 * i + 1] = start ? _mm512_loadu_ps(start + 16) : _mm512_setzero_ps();
+    o[2 * i] = _mm512_setzero_ps();
+    o[2 * i + 1] = _mm512_setzero_ps();
+  }
+  const float* base = packed + p0 * K * kPanel;
+  int64_t k = 0;
+  for (; k + 2 <= K; k += 2) {
+    const __m512 a0 = _mm512_set1_ps(a[k]), a1 = _mm512_set1_ps(a[k + 1]);
+#pragma GCC unroll 4
+    for (int i = 0; i < NP; ++i) {
+      const float* row = base + (i * K + k) * kPanel;
+      e[2 * i] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(row), e[2 * i]);
+      e[2 * i + 1] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(row + 16), e[2 * i + 1]);
+      o[2 * i] = _mm512_fmadd_ps(a1, _mm512_loadu_ps(row + kPanel), o[2 * i]);
+      o[2 * i + 1] = _mm512_fmadd_ps(a1, _mm512_loadu_ps(row + kPanel + 16), o[2 * i + 1]);
+    }
+  }
+  if (k < K) {
+    const __m512 a0 = _mm512_set1_ps(a[k]);
+    for (int i = 0; i < NP; ++i) {
+      const float* row = base + (i * K + k) * kPanel;
+      e[2 * i] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(row), e[2 * i]);
+      e[2 * i + 1] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(row + 16), e[2 * i + 1]);
+    }
+  }
+  for (int i = 0; i < NP; ++i) {
+    float* dst = c + (p0 + i) * kPanel;
+    _mm512_storeu_ps(dst, _mm512_add_ps(e[2 * i], o[2 * i]));
+    _mm512_storeu_ps(dst + 16, _mm512_add_ps(e[2 * i + 1], o[2 * i + 1]));
+  }
+}
+
+// c (Np) = init + a (K) @ packed (K, Np), or c += a @ packed with ACC (init unused).
+template <bool ACC = false>
+inline void gemv(const float* a, int64_t K, const float* packed, int64_t Np, const float* init,
+                 float* c) {
+  const int64_t panels = Np / kPanel;
+  int64_t p = 0;
+  for (; p + 4 <= panels; p += 4) gemv_group<4, ACC>(a, K, packed, p, init, c);
+  switch (panels - p) {
+    case 3: gemv_group<3, ACC>(a, K, packed, p, init, c); break;
+    case 2: gemv_group<2, ACC>(a, K, packed, p, init, c); break;
+    case 1: gemv_group<1, ACC>(a, K, packed, p, init, c); break;
+    default: break;
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Activations. Kinds match rnnkit.core.seq_common.Act.kind.
 // ---------------------------------------------------------------------------------------
@@ -172,7 +231,9 @@ enum Act : int64_t { kLinear = 0, kTanh = 1, kSigmoid = 2 };
 inline __m512 v_exp(__m512 x) {
   // exp(x) = 2^n * e^r, |r| <= ln2/2; Cody-Waite split of ln2, degree-6 polynomial
   // (max relative error ~1.2e-7 on [-87, 88]).
-  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-88.0f));
+  // clamp with the constant as the first operand: min/max return their second operand
+  // when one is NaN, so a NaN input stays NaN
+  x = _mm512_max_ps(_mm512_set1_ps(-88.0f), _mm512_min_ps(_mm512_set1_ps(88.0f), x));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);

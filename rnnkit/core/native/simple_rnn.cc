@@ -19,60 +19,6 @@
 namespace rnnkit {
 namespace {
 
-// c (Np) = init + a (K) @ packed (K, Np), panels [p0, p0 + NP): NP panels side by side, the
-// even and odd k in separate accumulators (4 * NP independent FMA chains).
-template <int NP>
-inline void gemv_group(const float* a, int64_t K, const float* packed, int64_t p0,
-                       const float* init, float* c) {
-  __m512 e[2 * NP], o[2 * NP];
-  for (int i = 0; i < NP; ++i) {
-    const int64_t n0 = (p0 + i) * kPanel;
-    e[2 * i] = init ? _mm512_loadu_ps(init + n0) : _mm512_setzero_ps();
-    e[2 * i + 1] = init ? _mm512_loadu_ps(init + n0 + 16) : _mm512_setzero_ps();
-    o[2 * i] = _mm512_setzero_ps();
-    o[2 * i + 1] = _mm512_setzero_ps();
-  }
-  const float* base = packed + p0 * K * kPanel;
-  int64_t k = 0;
-  for (; k + 2 <= K; k += 2) {
-    const __m512 a0 = _mm512_set1_ps(a[k]), a1 = _mm512_set1_ps(a[k + 1]);
-#pragma GCC unroll 4
-    for (int i = 0; i < NP; ++i) {
-      const float* row = base + (i * K + k) * kPanel;
-      e[2 * i] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(row), e[2 * i]);
-      e[2 * i + 1] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(row + 16), e[2 * i + 1]);
-      o[2 * i] = _mm512_fmadd_ps(a1, _mm512_loadu_ps(row + kPanel), o[2 * i]);
-      o[2 * i + 1] = _mm512_fmadd_ps(a1, _mm512_loadu_ps(row + kPanel + 16), o[2 * i + 1]);
-    }
-  }
-  if (k < K) {
-    const __m512 a0 = _mm512_set1_ps(a[k]);
-    for (int i = 0; i < NP; ++i) {
-      const float* row = base + (i * K + k) * kPanel;
-      e[2 * i] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(row), e[2 * i]);
-      e[2 * i + 1] = _mm512_fmadd_ps(a0, _mm512_loadu_ps(row + 16), e[2 * i + 1]);
-    }
-  }
-  for (int i = 0; i < NP; ++i) {
-    float* dst = c + (p0 + i) * kPanel;
-    _mm512_storeu_ps(dst, _mm512_add_ps(e[2 * i], o[2 * i]));
-    _mm512_storeu_ps(dst + 16, _mm512_add_ps(e[2 * i + 1], o[2 * i + 1]));
-  }
-}
-
-inline void gemv(const float* a, int64_t K, const float* packed, int64_t Np, const float* init,
-                 float* c) {
-  const int64_t panels = Np / kPanel;
-  int64_t p = 0;
-  for (; p + 4 <= panels; p += 4) gemv_group<4>(a, K, packed, p, init, c);
-  switch (panels - p) {
-    case 3: gemv_group<3>(a, K, packed, p, init, c); break;
-    case 2: gemv_group<2>(a, K, packed, p, init, c); break;
-    case 1: gemv_group<1>(a, K, packed, p, init, c); break;
-    default: break;
-  }
-}
-
 // C (M, Np) = init + A (M, K) @ packed (K, Np); one or two rows go through the GEMV.
 inline void product(const float* A, int64_t lda, int64_t M, int64_t K, const float* packed,
                     int64_t Np, const float* init, float* C, int64_t ldc) {

@@ -1,0 +1,404 @@
+// GRU recurrence, both modes (gate order z, r, h; Keras layout W (D, 3H), U (H, 3H)).
+//
+// reset_after=True (kind "gru"; bias (2, 3H): input and recurrent biases):
+//   xw = x W + b_in, hu = (h rm) U + b_rec, z = ract(xw_z + hu_z), r = ract(xw_r + hu_r),
+//   hh = act(xw_h + r * hu_h)
+// reset_after=False (kind "gru_v1"; bias (3H)):
+//   xw = x W + b, z = ract(xw_z + (h rm) U_z), r = ract(xw_r + (h rm) U_r),
+//   hh = act(xw_h + (r * h rm) U_h)
+// and in both h' = z * h + (1 - z) * hh where the mask is set, h elsewhere.
+//
+// rnnkit_gru_forward: the whole time loop; optionally saves the gates for the backward:
+//   [z, r, hh, hu_h] (T, B, 4H) with reset_after, [z, r, hh] (T, B, 3H) without.
+// rnnkit_gru_backward: the reverse loop: per step the elementwise gate gradients and
+//   dh_{t-1} through the two GEMMs  dh~' @ U_h^T  and  dzr @ U_zr^T  (dh~' = dh~ r with
+//   reset_after; without it, r is applied after the first GEMM). It writes the per-step
+//   gradients of the gate pre-activations, dZR (T, B, 2H) for z and r, dPH (T, B, H) for
+//   the candidate and, with reset_after, dPHR = dPH r (T, B, H) for the candidate's
+//   recurrent part, from which rnnkit.core.seq_gru.param_grads[_v1] compute dW, dU, db and
+//   dx as single GEMMs over all T*B rows.
+// Semantics: rnnkit.core.seq_gru (mask keeps the previous state, rm multiplies h before
+// h @ U).
+//
+// Per step, the forward GEMM works on the row block [x_t | h rm] (Bt, D + H) against three
+// packed column groups, each padded to whole 32-column panels:
+//   zr: K = D + H, [[W_zr], [U_zr]]       -> x W_zr + h U_zr (+ both biases)
+//   xh: K = D,     W_h                    -> x W_h (+ b_in_h)
+//   uh: K = H,     U_h (reset_after only) -> h U_h (+ b_rec_h)
+// so no multiply-by-zero blocks are computed. Without reset_after, (r h rm) U_h is then
+// accumulated into the xh group once r is known.
+#include "rnn_common.h"
+
+namespace rnnkit {
+namespace {
+
+// Rows [k0, k0 + rows) of a packed (K, round_up(N, 32)) operand, from a (rows, N) source
+// whose rows are `ld` apart (a column slice of a wider matrix).
+void pack_rows_ld(const float* src, int64_t ld, int64_t rows, int64_t N, int64_t K, int64_t k0,
+                  float* packed) {
+  const int64_t panels = round_up(N, kPanel) / kPanel;
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t n0 = p * kPanel, w = std::min<int64_t>(kPanel, N - n0);
+    for (int64_t k = 0; k < rows; ++k) {
+      float* dst = packed + (p * K + k0 + k) * kPanel;
+      std::memcpy(dst, src + k * ld + n0, w * sizeof(float));
+      std::fill(dst + w, dst + kPanel, 0.0f);
+    }
+  }
+}
+
+// The transpose of an (N, K) source whose rows are `ld` apart, packed as (K, round_up(N, 32)).
+// Source rows are read contiguously; one panel (K x 32 floats) is written at a time.
+void pack_transposed_ld(const float* src, int64_t ld, int64_t N, int64_t K, float* packed) {
+  const int64_t Np = round_up(N, kPanel);
+  for (int64_t n = 0; n < Np; ++n) {
+    float* dst = packed + (n / kPanel) * K * kPanel + n % kPanel;
+    if (n < N) {
+      const float* s = src + n * ld;
+      for (int64_t k = 0; k < K; ++k) dst[k * kPanel] = s[k];
+    } else {
+      for (int64_t k = 0; k < K; ++k) dst[k * kPanel] = 0.0f;
+    }
+  }
+}
+
+// Only one-row blocks take the GEMV: at two rows the GEMM tile reads each panel once for
+// both rows (T1000 D8 H64, primal: B1 0.43 vs 0.47 ms, gru_v1 0.52 vs 0.75 ms with the
+// GEMV; B2 0.92 vs 0.87 ms, gru_v1 0.97 vs 0.84 ms without it).
+constexpr int64_t kGemvRows = 1;
+
+// C (M, Np) = init + A (M, K) @ packed (K, Np), packed holding exactly K rows
+inline void mm(const float* A, int64_t lda, int64_t M, int64_t K, const float* packed,
+               int64_t Np, const float* init, float* C, int64_t ldc) {
+  if (M <= kGemvRows) {
+    for (int64_t r = 0; r < M; ++r) gemv<false>(A + r * lda, K, packed, Np, init, C + r * ldc);
+    return;
+  }
+  gemm(A, lda, M, K, packed, Np, init, C, ldc);
+}
+
+// C (M, Np) += A (M, K) @ packed (K, Np), packed holding exactly K rows
+inline void mm_acc(const float* A, int64_t lda, int64_t M, int64_t K, const float* packed,
+                   int64_t Np, float* C, int64_t ldc) {
+  if (M <= kGemvRows) {
+    for (int64_t r = 0; r < M; ++r) gemv<true>(A + r * lda, K, packed, Np, nullptr, C + r * ldc);
+    return;
+  }
+  gemm_impl<false, true>(A, lda, M, K, packed, Np, nullptr, C, ldc);
+}
+
+inline __m512 one_v() { return _mm512_set1_ps(1.0f); }
+
+struct GruFwd {
+  int64_t T, B, D, H, act, ract;
+  bool reset_after;
+  const float *xs, *h0, *rm;
+  const bool* mask;
+  const float *Pzr, *Pxh, *Puh;     // packed groups (see the file comment)
+  const float *bzr, *bxh, *buh;     // biases padded to the group widths, or nullptr
+  int64_t Nzr, Nh, ldc;             // group widths (multiples of 32), row stride of C
+  float *hs, *hT, *gates;           // hs / gates may be nullptr
+
+  void rows(int64_t b0, int64_t b1) const {
+    const int64_t Bt = b1 - b0, K = D + H, G = reset_after ? 4 * H : 3 * H;
+    const int64_t oxh = Nzr, ouh = Nzr + Nh;
+    std::vector<float> xh(Bt * K), c(Bt * ldc), h(Bt * H), rh(reset_after ? 0 : Bt * H);
+    for (int64_t r = 0; r < Bt; ++r) {
+      const float* src = h0 + (b0 + r) * H;
+      std::memcpy(&h[r * H], src, H * sizeof(float));
+      float* dst = &xh[r * K + D];
+      const float* m = rm ? rm + (b0 + r) * H : nullptr;
+      for (int64_t j = 0; j < H; ++j) dst[j] = m ? src[j] * m[j] : src[j];
+    }
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t row0 = t * B + b0;
+      for (int64_t r = 0; r < Bt; ++r)
+        std::memcpy(&xh[r * K], xs + (row0 + r) * D, D * sizeof(float));
+      mm(xh.data(), K, Bt, K, Pzr, Nzr, bzr, c.data(), ldc);
+      mm(xh.data(), K, Bt, D, Pxh, Nh, bxh, c.data() + oxh, ldc);
+      if (reset_after) {
+        mm(xh.data() + D, K, Bt, H, Puh, Nh, buh, c.data() + ouh, ldc);
+      } else {
+        // z and r in place, then (r * h rm) U_h into the xh group
+        for (int64_t r = 0; r < Bt; ++r) {
+          float* cr = &c[r * ldc];
+          const float* hr = &xh[r * K + D];
+          float* rhr = &rh[r * H];
+          for (int64_t j = 0; j < H; j += 16) {
+            const __mmask16 mk = tail_mask(j, H);
+            store(cr + j, mk, v_act(ract, load(cr + j, mk)));
+            const __m512 rg = v_act(ract, load(cr + H + j, mk));
+            store(cr + H + j, mk, rg);
+            store(rhr + j, mk, _mm512_mul_ps(rg, load(hr + j, mk)));
+          }
+        }
+        mm_acc(rh.data(), H, Bt, H, Puh, Nh, c.data() + oxh, ldc);
+      }
+      for (int64_t r = 0; r < Bt; ++r) {
+        const float* cr = &c[r * ldc];
+        float* g = gates ? gates + (row0 + r) * G : nullptr;
+        const bool step = !mask || mask[row0 + r];
+        if (!g && !step) continue;
+        float *hr = &h[r * H], *next = &xh[r * K + D];
+        const float* m = rm ? rm + (b0 + r) * H : nullptr;
+        for (int64_t j = 0; j < H; j += 16) {
+          const __mmask16 mk = tail_mask(j, H);
+          __m512 z, rg, hh;
+          if (reset_after) {
+            z = v_act(ract, load(cr + j, mk));
+            rg = v_act(ract, load(cr + H + j, mk));
+            const __m512 uh = load(cr + ouh + j, mk);
+            hh = v_act(act, _mm512_fmadd_ps(rg, uh, load(cr + oxh + j, mk)));
+            if (g) store(g + 3 * H + j, mk, uh);
+          } else {
+            z = load(cr + j, mk);
+            rg = load(cr + H + j, mk);
+            hh = v_act(act, load(cr + oxh + j, mk));
+          }
+          if (g) {
+            store(g + j, mk, z);
+            store(g + H + j, mk, rg);
+            store(g + 2 * H + j, mk, hh);
+          }
+          if (!step) continue;
+          const __m512 hn = _mm512_fmadd_ps(z, load(hr + j, mk),
+                                            _mm512_mul_ps(_mm512_sub_ps(one_v(), z), hh));
+          store(hr + j, mk, hn);
+          store(next + j, mk, m ? _mm512_mul_ps(hn, load(m + j, mk)) : hn);
+        }
+      }
+      if (hs)
+        for (int64_t r = 0; r < Bt; ++r)
+          std::memcpy(hs + (row0 + r) * H, &h[r * H], H * sizeof(float));
+    }
+    std::memcpy(hT + b0 * H, h.data(), Bt * H * sizeof(float));
+  }
+};
+
+ffi::Error GruForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask, F32 rm, F32Out hs,
+                      F32Out hT, F32Out gates, int64_t act, int64_t ract, int64_t reset_after,
+                      int64_t threads) {
+  auto xd = xs.dimensions();
+  if (xd.size() != 3 || U.dimensions().size() != 2)
+    return ffi::Error::InvalidArgument("rnnkit_gru_forward: xs must be (T, B, D), U (H, 3H)");
+  GruFwd k;
+  k.T = xd[0], k.B = xd[1], k.D = xd[2], k.H = U.dimensions()[0];
+  k.act = act, k.ract = ract, k.reset_after = reset_after != 0;
+  const int64_t T = k.T, D = k.D, H = k.H, G3 = 3 * H;
+  if (W.element_count() != static_cast<size_t>(D * G3) ||
+      U.element_count() != static_cast<size_t>(H * G3) ||
+      h0.element_count() != static_cast<size_t>(k.B * H))
+    return ffi::Error::InvalidArgument("rnnkit_gru_forward: W / U / h0 shapes do not match xs");
+  const size_t nb = has(b) ? b.element_count() : 0;
+  if (nb && nb != static_cast<size_t>(k.reset_after ? 2 * G3 : G3))
+    return ffi::Error::InvalidArgument("rnnkit_gru_forward: bias must be (2, 3H) / (3H)");
+  const int64_t G = k.reset_after ? 4 * H : G3;
+  if (gates->element_count() && gates->element_count() != static_cast<size_t>(T * k.B * G))
+    return ffi::Error::InvalidArgument("rnnkit_gru_forward: gates has the wrong shape");
+  k.Nzr = round_up(2 * H, kPanel), k.Nh = round_up(H, kPanel);
+  k.ldc = k.Nzr + (k.reset_after ? 2 : 1) * k.Nh;
+  const float *w = W.typed_data(), *u = U.typed_data();
+  std::vector<float> pzr((D + H) * k.Nzr), pxh(D * k.Nh), puh(H * k.Nh);
+  pack_rows_ld(w, G3, D, 2 * H, D + H, 0, pzr.data());
+  pack_rows_ld(u, G3, H, 2 * H, D + H, D, pzr.data());
+  pack_rows_ld(w + 2 * H, G3, D, H, D, 0, pxh.data());
+  pack_rows_ld(u + 2 * H, G3, H, H, H, 0, puh.data());
+  k.Pzr = pzr.data(), k.Pxh = pxh.data(), k.Puh = puh.data();
+  std::vector<float> bias;
+  k.bzr = k.bxh = k.buh = nullptr;
+  if (nb) {
+    // [b_zr (Nzr) | b_xh (Nh) | b_uh (Nh)], each zero-padded
+    bias.assign(k.Nzr + 2 * k.Nh, 0.0f);
+    const float* bi = b.typed_data();
+    const float* br = k.reset_after ? bi + G3 : nullptr;
+    for (int64_t j = 0; j < 2 * H; ++j) bias[j] = br ? bi[j] + br[j] : bi[j];
+    std::memcpy(&bias[k.Nzr], bi + 2 * H, H * sizeof(float));
+    if (br) std::memcpy(&bias[k.Nzr + k.Nh], br + 2 * H, H * sizeof(float));
+    k.bzr = bias.data(), k.bxh = bias.data() + k.Nzr;
+    k.buh = br ? bias.data() + k.Nzr + k.Nh : nullptr;
+  }
+  k.xs = xs.typed_data(), k.h0 = h0.typed_data();
+  k.rm = has(rm) ? rm.typed_data() : nullptr;
+  k.mask = mask.element_count() ? mask.typed_data() : nullptr;
+  k.hs = hs->element_count() ? hs->typed_data() : nullptr;
+  k.gates = gates->element_count() ? gates->typed_data() : nullptr;
+  k.hT = hT->typed_data();
+  for_row_blocks(k.B, threads, [&k](int64_t b0, int64_t b1) { k.rows(b0, b1); });
+  return ffi::Error::Success();
+}
+
+struct GruBwd {
+  int64_t T, B, H, act, ract;
+  bool reset_after;
+  const float *gates, *hs, *h0, *rm, *d_hs, *d_hT;
+  const bool* mask;
+  const float *Uht, *Uzrt;  // packed U_h^T (H, Nh) and U_zr^T (2H, Nh)
+  int64_t Nh;
+  float *dzr, *dph, *dphr, *dh0, *drm;  // dphr: reset_after only; drm may be nullptr
+
+  void rows(int64_t b0, int64_t b1) const {
+    const int64_t Bt = b1 - b0, G = reset_after ? 4 * H : 3 * H, H2 = 2 * H;
+    std::vector<float> dh(Bt * H), X(Bt * Nh), acc(drm ? Bt * H : 0, 0.0f);
+    std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
+    const __m512 one = one_v();
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const int64_t row0 = t * B + b0;
+      const float* h_prev = t > 0 ? hs + (row0 - B) * H : h0 + b0 * H;
+      float *zr0 = dzr + row0 * H2, *ph0 = dph + row0 * H;
+      // elementwise: dz, dr (reset_after), dh~, and the part of dh_{t-1} through z (in dh)
+      for (int64_t r = 0; r < Bt; ++r) {
+        float* dhp = &dh[r * H];
+        if (d_hs) {
+          const float* e = d_hs + (row0 + r) * H;
+          for (int64_t j = 0; j < H; ++j) dhp[j] += e[j];
+        }
+        float *zr = zr0 + r * H2, *ph = ph0 + r * H;
+        float* phr = reset_after ? dphr + (row0 + r) * H : nullptr;
+        if (mask && !mask[row0 + r]) {  // a skipped step passes dh through
+          std::fill(zr, zr + H2, 0.0f);
+          std::fill(ph, ph + H, 0.0f);
+          if (phr) std::fill(phr, phr + H, 0.0f);
+          continue;
+        }
+        const float* g = gates + (row0 + r) * G;
+        const float* hp = h_prev + r * H;
+        for (int64_t j = 0; j < H; j += 16) {
+          const __mmask16 m = tail_mask(j, H);
+          const __m512 z = load(g + j, m), hh = load(g + 2 * H + j, m);
+          const __m512 d = load(dhp + j, m);
+          const __m512 dh_ = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_sub_ps(one, z)),
+                                           v_act_grad(act, hh));
+          store(zr + j, m, _mm512_mul_ps(_mm512_mul_ps(d, _mm512_sub_ps(load(hp + j, m), hh)),
+                                         v_act_grad(ract, z)));
+          store(ph + j, m, dh_);
+          if (reset_after) {
+            const __m512 rg = load(g + H + j, m), uh = load(g + 3 * H + j, m);
+            store(zr + H + j, m, _mm512_mul_ps(_mm512_mul_ps(dh_, uh), v_act_grad(ract, rg)));
+            store(phr + j, m, _mm512_mul_ps(dh_, rg));
+          }
+          store(dhp + j, m, _mm512_mul_ps(d, z));
+        }
+      }
+      if (reset_after) {
+        // dh_r = [dzr | dh~ r] @ U^T
+        mm(dphr + row0 * H, H, Bt, H, Uht, Nh, nullptr, X.data(), Nh);
+      } else {
+        // drh = dh~ @ U_h^T; dr = ract'(r) drh (h rm); dh_r = drh r + dzr @ U_zr^T
+        mm(ph0, H, Bt, H, Uht, Nh, nullptr, X.data(), Nh);
+        for (int64_t r = 0; r < Bt; ++r) {
+          if (mask && !mask[row0 + r]) continue;
+          const float* g = gates + (row0 + r) * G;
+          const float* hp = h_prev + r * H;
+          const float* rmr = rm ? rm + (b0 + r) * H : nullptr;
+          float *x = &X[r * Nh], *zr = zr0 + r * H2;
+          for (int64_t j = 0; j < H; j += 16) {
+            const __mmask16 m = tail_mask(j, H);
+            const __m512 rg = load(g + H + j, m), drh = load(x + j, m);
+            __m512 hr = load(hp + j, m);
+            if (rmr) hr = _mm512_mul_ps(hr, load(rmr + j, m));
+            store(zr + H + j, m, _mm512_mul_ps(_mm512_mul_ps(drh, hr), v_act_grad(ract, rg)));
+            store(x + j, m, _mm512_mul_ps(drh, rg));
+          }
+        }
+      }
+      mm_acc(zr0, H2, Bt, H2, Uzrt, Nh, X.data(), Nh);
+      // dh_{t-1} = dh_r rm + dh z; drm += h_{t-1} dh_r
+      for (int64_t r = 0; r < Bt; ++r) {
+        if (mask && !mask[row0 + r]) continue;
+        const float* x = &X[r * Nh];
+        float* dhp = &dh[r * H];
+        const float* rmr = rm ? rm + (b0 + r) * H : nullptr;
+        const float* hp = h_prev + r * H;
+        float* a = drm ? &acc[r * H] : nullptr;
+        for (int64_t j = 0; j < H; j += 16) {
+          const __mmask16 m = tail_mask(j, H);
+          const __m512 xv = load(x + j, m);
+          const __m512 d = load(dhp + j, m);
+          store(dhp + j, m, rmr ? _mm512_fmadd_ps(xv, load(rmr + j, m), d) : _mm512_add_ps(xv, d));
+          if (a) store(a + j, m, _mm512_fmadd_ps(load(hp + j, m), xv, load(a + j, m)));
+        }
+      }
+    }
+    std::memcpy(dh0 + b0 * H, dh.data(), Bt * H * sizeof(float));
+    if (drm) std::memcpy(drm + b0 * H, acc.data(), Bt * H * sizeof(float));
+  }
+};
+
+ffi::Error GruBackward(F32 U, F32 gates, F32 hs, F32 h0, Mask mask, F32 rm, F32 d_hs, F32 d_hT,
+                       F32Out dzr, F32Out dph, F32Out dphr, F32Out dh0, F32Out drm,
+                       int64_t act, int64_t ract, int64_t reset_after, int64_t threads) {
+  auto gd = gates.dimensions();
+  if (gd.size() != 3 || U.dimensions().size() != 2)
+    return ffi::Error::InvalidArgument(
+        "rnnkit_gru_backward: gates must be (T, B, 4H | 3H), U (H, 3H)");
+  GruBwd k;
+  k.T = gd[0], k.B = gd[1], k.H = U.dimensions()[0];
+  k.act = act, k.ract = ract, k.reset_after = reset_after != 0;
+  const int64_t H = k.H, G3 = 3 * H;
+  const size_t rows = static_cast<size_t>(k.T * k.B);
+  if (gd[2] != (k.reset_after ? 4 * H : G3) || U.dimensions()[1] != G3 ||
+      hs.element_count() != rows * H || dzr->element_count() != rows * 2 * H ||
+      dph->element_count() != rows * H ||
+      dphr->element_count() != (k.reset_after ? rows * H : 0))
+    return ffi::Error::InvalidArgument(
+        "rnnkit_gru_backward: gates / U / hs / gradient output shapes differ");
+  k.Nh = round_up(H, kPanel);
+  const float* u = U.typed_data();
+  std::vector<float> pht(H * k.Nh), pzrt(2 * H * k.Nh);
+  pack_transposed_ld(u + 2 * H, G3, H, H, pht.data());
+  pack_transposed_ld(u, G3, H, 2 * H, pzrt.data());
+  k.Uht = pht.data(), k.Uzrt = pzrt.data();
+  k.gates = gates.typed_data(), k.hs = hs.typed_data(), k.h0 = h0.typed_data();
+  k.rm = has(rm) ? rm.typed_data() : nullptr;
+  k.mask = mask.element_count() ? mask.typed_data() : nullptr;
+  k.d_hs = has(d_hs) ? d_hs.typed_data() : nullptr;
+  k.d_hT = d_hT.typed_data();
+  k.dzr = dzr->typed_data(), k.dph = dph->typed_data();
+  k.dphr = k.reset_after ? dphr->typed_data() : nullptr;
+  k.dh0 = dh0->typed_data();
+  k.drm = drm->element_count() ? drm->typed_data() : nullptr;
+  if (k.rm && !k.drm)
+    return ffi::Error::InvalidArgument("rnnkit_gru_backward: rm needs a drm output");
+  for_row_blocks(k.B, threads, [&k](int64_t b0, int64_t b1) { k.rows(b0, b1); });
+  return ffi::Error::Success();
+}
+
+}  // namespace
+}  // namespace rnnkit
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_gru_forward, rnnkit::GruForward,
+                              xla::ffi::Ffi::Bind()
+                                  .Arg<rnnkit::F32>()   // xs (T, B, D)
+                                  .Arg<rnnkit::F32>()   // W (D, 3H)
+                                  .Arg<rnnkit::F32>()   // U (H, 3H)
+                                  .Arg<rnnkit::F32>()   // b (2, 3H) / (3H) or (0,)
+                                  .Arg<rnnkit::F32>()   // h0 (B, H)
+                                  .Arg<rnnkit::Mask>()  // mask (T, B) or (0,)
+                                  .Arg<rnnkit::F32>()   // rm (B, H) or (0,)
+                                  .Ret<rnnkit::F32>()   // hs (T, B, H) or (0,)
+                                  .Ret<rnnkit::F32>()   // hT (B, H)
+                                  .Ret<rnnkit::F32>()   // gates (T, B, 4H | 3H) or (0,)
+                                  .Attr<int64_t>("act")
+                                  .Attr<int64_t>("ract")
+                                  .Attr<int64_t>("reset_after")
+                                  .Attr<int64_t>("threads"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_gru_backward, rnnkit::GruBackward,
+                              xla::ffi::Ffi::Bind()
+                                  .Arg<rnnkit::F32>()   // U (H, 3H)
+                                  .Arg<rnnkit::F32>()   // gates (T, B, 4H | 3H)
+                                  .Arg<rnnkit::F32>()   // hs (T, B, H)
+                                  .Arg<rnnkit::F32>()   // h0 (B, H)
+                                  .Arg<rnnkit::Mask>()  // mask (T, B) or (0,)
+                                  .Arg<rnnkit::F32>()   // rm (B, H) or (0,)
+                                  .Arg<rnnkit::F32>()   // d_hs (T, B, H) or (0,)
+                                  .Arg<rnnkit::F32>()   // d_hT (B, H)
+                                  .Ret<rnnkit::F32>()   // dZR (T, B, 2H)
+                                  .Ret<rnnkit::F32>()   // dPH (T, B, H)
+                                  .Ret<rnnkit::F32>()   // dPHR (T, B, H) or (0,)
+                                  .Ret<rnnkit::F32>()   // dh0 (B, H)
+                                  .Ret<rnnkit::F32>()   // drm (B, H) or (0,)
+                                  .Attr<int64_t>("act")
+                                  .Attr<int64_t>("ract")
+                                  .Attr<int64_t>("reset_after")
+                                  .Attr<int64_t>("threads"));
