@@ -32,36 +32,6 @@
 namespace rnnkit {
 namespace {
 
-// Rows [k0, k0 + rows) of a packed (K, round_up(N, 32)) operand, from a (rows, N) source
-// whose rows are `ld` apart (a column slice of a wider matrix).
-void pack_rows_ld(const float* src, int64_t ld, int64_t rows, int64_t N, int64_t K, int64_t k0,
-                  float* packed) {
-  const int64_t panels = round_up(N, kPanel) / kPanel;
-  for (int64_t p = 0; p < panels; ++p) {
-    const int64_t n0 = p * kPanel, w = std::min<int64_t>(kPanel, N - n0);
-    for (int64_t k = 0; k < rows; ++k) {
-      float* dst = packed + (p * K + k0 + k) * kPanel;
-      std::memcpy(dst, src + k * ld + n0, w * sizeof(float));
-      std::fill(dst + w, dst + kPanel, 0.0f);
-    }
-  }
-}
-
-// The transpose of an (N, K) source whose rows are `ld` apart, packed as (K, round_up(N, 32)).
-// Source rows are read contiguously; one panel (K x 32 floats) is written at a time.
-void pack_transposed_ld(const float* src, int64_t ld, int64_t N, int64_t K, float* packed) {
-  const int64_t Np = round_up(N, kPanel);
-  for (int64_t n = 0; n < Np; ++n) {
-    float* dst = packed + (n / kPanel) * K * kPanel + n % kPanel;
-    if (n < N) {
-      const float* s = src + n * ld;
-      for (int64_t k = 0; k < K; ++k) dst[k * kPanel] = s[k];
-    } else {
-      for (int64_t k = 0; k < K; ++k) dst[k * kPanel] = 0.0f;
-    }
-  }
-}
-
 // Only one-row blocks take the GEMV: at two rows the GEMM tile reads each panel once for
 // both rows (T1000 D8 H64, primal: B1 0.43 vs 0.47 ms, gru_v1 0.52 vs 0.75 ms with the
 // GEMV; B2 0.92 vs 0.87 ms, gru_v1 0.97 vs 0.84 ms without it).
@@ -199,10 +169,10 @@ ffi::Error GruForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask, F32 rm, F3
   k.ldc = k.Nzr + (k.reset_after ? 2 : 1) * k.Nh;
   const float *w = W.typed_data(), *u = U.typed_data();
   std::vector<float> pzr((D + H) * k.Nzr), pxh(D * k.Nh), puh(H * k.Nh);
-  pack_rows_ld(w, G3, D, 2 * H, D + H, 0, pzr.data());
-  pack_rows_ld(u, G3, H, 2 * H, D + H, D, pzr.data());
-  pack_rows_ld(w + 2 * H, G3, D, H, D, 0, pxh.data());
-  pack_rows_ld(u + 2 * H, G3, H, H, H, 0, puh.data());
+  pack_rows(w, D, 2 * H, D + H, 0, pzr.data(), G3);
+  pack_rows(u, H, 2 * H, D + H, D, pzr.data(), G3);
+  pack_rows(w + 2 * H, D, H, D, 0, pxh.data(), G3);
+  pack_rows(u + 2 * H, H, H, H, 0, puh.data(), G3);
   k.Pzr = pzr.data(), k.Pxh = pxh.data(), k.Puh = puh.data();
   std::vector<float> bias;
   k.bzr = k.bxh = k.buh = nullptr;
@@ -345,8 +315,8 @@ ffi::Error GruBackward(F32 U, F32 gates, F32 hs, F32 h0, Mask mask, F32 rm, F32 
   k.Nh = round_up(H, kPanel);
   const float* u = U.typed_data();
   std::vector<float> pht(H * k.Nh), pzrt(2 * H * k.Nh);
-  pack_transposed_ld(u + 2 * H, G3, H, H, pht.data());
-  pack_transposed_ld(u, G3, H, 2 * H, pzrt.data());
+  pack_transposed(u + 2 * H, H, H, pht.data(), G3);
+  pack_transposed(u, H, 2 * H, pzrt.data(), G3);
   k.Uht = pht.data(), k.Uzrt = pzrt.data();
   k.gates = gates.typed_data(), k.hs = hs.typed_data(), k.h0 = h0.typed_data();
   k.rm = has(rm) ? rm.typed_data() : nullptr;

@@ -248,17 +248,8 @@ ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs,
   k.partial = &partial;
   for_row_blocks_indexed(k.B, blocks,
                          [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });
-  // sum the blocks' weight gradients into the (unpadded) outputs
-  float *ow = dW->typed_data(), *ou = dU->typed_data(), *ob = has_out(db) ? db->typed_data() : nullptr;
-  for (int64_t row = 0; row < k.D + k.H + 1; ++row) {
-    float* dst = row < k.D ? ow + row * G : row < k.D + k.H ? ou + (row - k.D) * G : ob;
-    if (!dst) continue;
-    std::memcpy(dst, partial[0].data() + row * k.Np, G * sizeof(float));
-    for (int64_t i = 1; i < blocks; ++i) {
-      const float* src = partial[i].data() + row * k.Np;
-      for (int64_t j = 0; j < G; ++j) dst[j] += src[j];
-    }
-  }
+  sum_weight_grads(partial, k.D, k.H, G, k.Np, dW->typed_data(), dU->typed_data(),
+                   has_out(db) ? db->typed_data() : nullptr);
   return ffi::Error::Success();
 }
 

@@ -36,31 +36,32 @@ inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 // Packing. A (K, N) operand is stored as ceil(N/32) panels of (K, 32), zero-padded.
 // ---------------------------------------------------------------------------------------
 
-// Writes rows [k0, k0 + rows) of a packed (K, Np) operand from a row-major (rows, N) source.
+// Writes rows [k0, k0 + rows) of a packed (K, Np) operand from a (rows, N) source whose
+// rows are `ld` apart (default N; a larger ld reads a column slice of a wider matrix).
 inline void pack_rows(const float* src, int64_t rows, int64_t N, int64_t K, int64_t k0,
-                      float* packed) {
+                      float* packed, int64_t ld = -1) {
+  if (ld < 0) ld = N;
   const int64_t panels = round_up(N, kPanel) / kPanel;
   for (int64_t p = 0; p < panels; ++p) {
     const int64_t n0 = p * kPanel, w = std::min<int64_t>(kPanel, N - n0);
     for (int64_t k = 0; k < rows; ++k) {
       float* dst = packed + (p * K + k0 + k) * kPanel;
-      std::memcpy(dst, src + k * N + n0, w * sizeof(float));
+      std::memcpy(dst, src + k * ld + n0, w * sizeof(float));
       std::fill(dst + w, dst + kPanel, 0.0f);
     }
   }
 }
 
-// Packs the transpose of a row-major (N, K) source as a (K, Np) operand.
-inline void pack_transposed(const float* src, int64_t N, int64_t K, float* packed) {
-  const int64_t panels = round_up(N, kPanel) / kPanel;
-  for (int64_t p = 0; p < panels; ++p) {
-    for (int64_t k = 0; k < K; ++k) {
-      float* dst = packed + (p * K + k) * kPanel;
-      for (int64_t j = 0; j < kPanel; ++j) {
-        const int64_t n = p * kPanel + j;
-        dst[j] = n < N ? src[n * K + k] : 0.0f;
-      }
-    }
+// Packs the transpose of an (N, K) source whose rows are `ld` apart (default K) as a
+// (K, Np) operand. Source rows are read contiguously.
+inline void pack_transposed(const float* src, int64_t N, int64_t K, float* packed,
+                            int64_t ld = -1) {
+  if (ld < 0) ld = K;
+  const int64_t Np = round_up(N, kPanel);
+  for (int64_t n = 0; n < Np; ++n) {
+    float* dst = packed + (n / kPanel) * K * kPanel + n % kPanel;
+    const float* s = n < N ? src + n * ld : nullptr;
+    for (int64_t k = 0; k < K; ++k) dst[k * kPanel] = s ? s[k] : 0.0f;
   }
 }
 
@@ -342,6 +343,23 @@ template <typename Fn>
 void for_row_blocks(int64_t B, int64_t threads, Fn fn) {
   for_row_blocks_indexed(B, row_block_count(B, threads),
                          [&fn](int64_t b0, int64_t b1, int64_t) { fn(b0, b1); });
+}
+
+// The reverse loops' weight gradients: each row block accumulates its own (D + H + 1, Np)
+// share [dW; dU; db] (rows Np apart); summed here into the unpadded (D, N), (H, N) and (N)
+// outputs (db may be nullptr: no bias).
+inline void sum_weight_grads(const std::vector<std::vector<float>>& partial, int64_t D,
+                             int64_t H, int64_t N, int64_t Np, float* dW, float* dU,
+                             float* db) {
+  for (int64_t row = 0; row < D + H + 1; ++row) {
+    float* dst = row < D ? dW + row * N : row < D + H ? dU + (row - D) * N : db;
+    if (!dst) continue;
+    std::fill(dst, dst + N, 0.0f);
+    for (const auto& share : partial) {
+      const float* src = share.data() + row * Np;
+      for (int64_t j = 0; j < N; ++j) dst[j] += src[j];
+    }
+  }
 }
 
 inline bool has(const F32& b) { return b.element_count() > 0; }

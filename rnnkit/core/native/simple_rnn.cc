@@ -252,17 +252,8 @@ ffi::Error SrnnBackward(F32 xs, F32 W, F32 U, F32 hs, F32 h0, Mask mask, F32 rm,
   if (blocks)
     for_row_blocks_indexed(k.B, blocks,
                            [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });
-  // sum the blocks' weight gradients into the (unpadded) outputs
-  float* dst[3] = {dW->typed_data(), dU->typed_data(), k.bias ? db->typed_data() : nullptr};
-  for (int64_t row = 0; row < D + H + 1; ++row) {
-    float* d = row < D ? dst[0] + row * H : row < D + H ? dst[1] + (row - D) * H : dst[2];
-    if (!d) continue;
-    std::fill(d, d + H, 0.0f);
-    for (int64_t i = 0; i < blocks; ++i) {
-      const float* s = partial[i].data() + row * k.Np;
-      for (int64_t j = 0; j < H; ++j) d[j] += s[j];
-    }
-  }
+  sum_weight_grads(partial, D, H, H, k.Np, dW->typed_data(), dU->typed_data(),
+                   k.bias ? db->typed_data() : nullptr);
   return ffi::Error::Success();
 }
 
