@@ -9,8 +9,9 @@ None of these change results beyond float32 rounding, except the opt-in bf16 pol
   `rnnkit.core.native` (CPU, float32, AVX-512F), compiled once per machine. On by
   default where they apply; off runs the same fused kernels on XLA.
 - `set_cpu_devices(n)` / env `RNNKIT_CPU_DEVICES=n`: split XLA:CPU into `n` devices
-  (must run before JAX initialises its backend) so recurrent layers run each part of the
-  batch on its own core. Opt-in; see `rnnkit.core.policy` for what it buys.
+  (must run before JAX initialises its backend) so the XLA kernels run each part of the
+  batch on its own core (the native loops do this themselves). Opt-in; see
+  `rnnkit.core.policy` for what it buys.
 - `set_dtype_policy("mixed_bfloat16")`: bf16 matmul inputs with float32 accumulation,
   float32 gates, states and weights, for the recurrent layers. Opt-in (a per-layer
   `dtype="mixed_bfloat16"` does the same for one layer).
@@ -28,7 +29,8 @@ None of these change results beyond float32 rounding, except the opt-in bf16 pol
   above at once (batch split over all cores, malloc tuning, synchronous dispatch, and
   `--xla_cpu_prefer_vector_width=512` on AVX-512 CPUs).
 
-Environment variables are read once, by `import rnnkit`.
+Environment variables are read once, by `import rnnkit` (RNNKIT_NATIVE and
+RNNKIT_NATIVE_CACHE: when a native kernel is first needed).
 """
 
 from __future__ import annotations
@@ -264,7 +266,9 @@ def cpu_performance_mode(devices: int | None = None) -> dict:
     """Every opt-in CPU speed setting at once; call right after `import rnnkit`, before
     any array exists (or set RNNKIT_CPU_TUNING=1 before starting Python).
 
-    - `set_cpu_devices(devices or <cores available to this process>)`: batch split;
+    - `set_cpu_devices(devices or <cores available to this process>)`: batch split for the
+      XLA kernels (the native loops, rnnkit.core.native, split the batch over the cores
+      themselves and are on by default);
     - `set_malloc_tuning()`;
     - `set_async_dispatch(False)`;
     - XLA flag `--xla_cpu_prefer_vector_width=512` on AVX-512 CPUs (batch-1 LSTM 0.098 ->

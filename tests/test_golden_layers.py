@@ -61,6 +61,19 @@ def test_layer_outputs(name):
         golden.assert_structure_close(out, expected, atol=ATOL, path=f"calls[{i}].outputs")
 
 
+@pytest.mark.parametrize("name", LAYER_CASES)
+def test_layer_outputs_on_the_xla_engine(name):
+    """The same cases with the native CPU loops off: rnnkit's fused XLA kernels (the engine
+    on GPU, on CPUs without AVX-512 and for other activations) must match Keras too."""
+    from rnnkit import config
+
+    config.set_native_kernels(False)
+    try:
+        test_layer_outputs(name)
+    finally:
+        config.set_native_kernels(True)
+
+
 @pytest.mark.parametrize("name", golden.list_cases(kinds="layer", categories="regularizers"))
 def test_layer_regularization_losses(name):
     cfg, a = golden.load_case(name)
