@@ -126,8 +126,12 @@ struct LstmBwd {
 
   void rows(int64_t b0, int64_t b1, int64_t block) const {
     const int64_t Bt = b1 - b0, G = 4 * H;
-    std::vector<float> dh(Bt * H), dc(Bt * H), out(Bt * NpHD), dz(Bt * G), dzp(Bt * Np),
-        hr(rm ? Bt * H : 0), acc(drm ? Bt * H : 0, 0.0f);
+    // dW and dU are updated every S steps from the S * Bt rows buffered since the last
+    // update (dz, x and h_{t-1} rm of those steps in dz / xc / hc; dzp: dz packed)
+    const int64_t S = std::min(T, std::max<int64_t>(1, (kUpdateRows + Bt - 1) / Bt)), N = S * Bt;
+    std::vector<float> dh(Bt * H), dc(Bt * H), out(Bt * NpHD), dz(N * G), dzp(N * Np),
+        xc(N * D), hc(N * H), acc(drm ? Bt * H : 0, 0.0f);
+    int64_t n = 0;  // steps buffered
     std::vector<float>& part = (*partial)[block];
     part.assign((D + H + 1) * Np, 0.0f);
     float *dW = part.data(), *dU = dW + D * Np, *db = dU + H * Np;
@@ -137,8 +141,9 @@ struct LstmBwd {
       const int64_t row0 = t * B + b0;
       // h_{t-1} of this block's rows: hs[t-1] (or h0), rows H apart
       const float* h_prev = t > 0 ? hs + (row0 - B) * H : h0 + b0 * H;
+      float* dzt = &dz[n * Bt * G];
       for (int64_t r = 0; r < Bt; ++r) {
-        float* dzr = &dz[r * G];
+        float* dzr = dzt + r * G;
         float *dhp = &dh[r * H], *dcp = &dc[r * H];
         if (d_hs) {
           const float* e = d_hs + (row0 + r) * H;
@@ -169,23 +174,26 @@ struct LstmBwd {
       }
       // [dh_{t-1} | dx_t] = dz_t @ [U^T | W^T]
       if (Bt == 1)
-        gemv(dz.data(), G, UW, NpHD, nullptr, out.data());
+        gemv(dzt, G, UW, NpHD, nullptr, out.data());
       else
-        gemm(dz.data(), G, Bt, G, UW, NpHD, nullptr, out.data(), NpHD);
-      // dW += x_t^T dz_t, dU += (h_{t-1} * rm)^T dz_t, db += sum of dz_t
-      pack_rows(dz.data(), Bt, G, Bt, 0, dzp.data());
-      gemm_tn_acc(xs + row0 * D, D, D, Bt, dzp.data(), Np, dW, Np);
-      const float* hin = h_prev;
-      if (rm) {
-        for (int64_t r = 0; r < Bt; ++r)
-          for (int64_t j = 0; j < H; ++j)
-            hr[r * H + j] = h_prev[r * H + j] * rm[(b0 + r) * H + j];
-        hin = hr.data();
-      }
-      gemm_tn_acc(hin, H, H, Bt, dzp.data(), Np, dU, Np);
+        gemm(dzt, G, Bt, G, UW, NpHD, nullptr, out.data(), NpHD);
+      // dW += x^T dz, dU += (h_{t-1} rm)^T dz over the buffered steps; db += sum of dz
+      std::memcpy(&xc[n * Bt * D], xs + row0 * D, Bt * D * sizeof(float));
+      float* ht = &hc[n * Bt * H];
+      if (rm)
+        for (int64_t i = 0; i < Bt * H; ++i) ht[i] = h_prev[i] * rm[b0 * H + i];
+      else
+        std::memcpy(ht, h_prev, Bt * H * sizeof(float));
       for (int64_t r = 0; r < Bt; ++r) {
-        const float* dzr = &dz[r * G];
+        const float* dzr = dzt + r * G;
         for (int64_t j = 0; j < G; ++j) db[j] += dzr[j];
+      }
+      if (++n == S || t == 0) {
+        const int64_t K = n * Bt;
+        pack_rows(dz.data(), K, G, K, 0, dzp.data());
+        gemm_tn_acc(xc.data(), D, D, K, dzp.data(), Np, dW, Np);
+        gemm_tn_acc(hc.data(), H, H, K, dzp.data(), Np, dU, Np);
+        n = 0;
       }
       for (int64_t r = 0; r < Bt; ++r) {
         const float* o = &out[r * NpHD];

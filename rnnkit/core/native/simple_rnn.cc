@@ -117,10 +117,6 @@ ffi::Error SrnnForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask, F32 rm, F
   return ffi::Error::Success();
 }
 
-// dW / dU are updated from at least this many rows at once (see SrnnBwd::rows); 32-256
-// measured within ~5% of each other at B1-B64, 64 the best or level with the best
-constexpr int64_t kUpdateRows = 64;
-
 struct SrnnBwd {
   int64_t T, B, D, H, act;
   const float *xs, *hs, *h0, *rm, *d_hs, *d_hT;  // rm / d_hs may be nullptr
