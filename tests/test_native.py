@@ -187,3 +187,18 @@ def test_second_order_gradient_names_the_fix():
     assert jax.grad(f)(x).shape == x.shape  # first order: the custom VJP
     with pytest.raises(NotImplementedError, match="set_native_kernels\\(False\\)"):
         jax.grad(lambda x: jnp.sum(jax.grad(f)(x) ** 2))(x)
+
+
+def test_superseded_builds_are_pruned_after_30_days(tmp_path):
+    keep = tmp_path / "rnnkit_lstm_new.so"
+    old = tmp_path / "rnnkit_lstm_old.so"
+    recent = tmp_path / "rnnkit_lstm_recent.so"
+    other = tmp_path / "rnnkit_gru_old.so"
+    for f in (keep, old, recent, other):
+        f.write_bytes(b"x")
+    long_ago = os.path.getmtime(keep) - 31 * 24 * 3600
+    for f in (old, other):
+        os.utime(f, (long_ago, long_ago))
+    native._prune(tmp_path, "lstm", keep=keep)
+    assert keep.exists() and recent.exists() and other.exists()
+    assert not old.exists()

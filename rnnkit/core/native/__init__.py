@@ -136,7 +136,26 @@ def _build(cxx: str, source: str) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    _prune(out_dir, src.stem, keep=target)
     return target
+
+
+_PRUNE_AGE_S = 30 * 24 * 3600
+
+
+def _prune(out_dir: Path, stem: str, keep: Path) -> None:
+    """Deletes this source's superseded builds (other hashes) not used for 30 days: every
+    source change leaves one behind. Another rnnkit version that still wants one rebuilds
+    it; a process that has one loaded keeps its mapping."""
+    import time
+
+    cutoff = time.time() - _PRUNE_AGE_S
+    for old in out_dir.glob(f"rnnkit_{stem}_*.so"):
+        try:
+            if old != keep and max(old.stat().st_mtime, old.stat().st_atime) < cutoff:
+                old.unlink()
+        except OSError:
+            pass
 
 
 def _load_source(source: str) -> dict:
