@@ -17,7 +17,8 @@ shape/mode choice (unroll, concatenated matmul, device split, compute dtype) com
 `rnnkit.core.policy`.
 
 Semantics are those of `rnnkit.core.scan.scan_rnn` over `rnnkit.core.cells.*_step`:
-`xs` is time-major (T, B, D) and already in processing order (flipped for go_backwards) and
+`xs` is time-major (T, B, D) (batch-major (B, T, D) when `cfg.batch_major_x`, which
+`fused_rnn` sets for the native LSTM loops) and already in processing order (flipped for go_backwards) and
 already multiplied by the input-dropout mask; `mask` (T, B) bool keeps the previous state
 where False; `rec_mask` (B, H) multiplies h before every h @ U (variational recurrent
 dropout). Returns `(hs, final_state)`: hs (T, B, H) the state h after every step (None when
@@ -27,6 +28,7 @@ dropout). Returns `(hs, final_state)`: hs (T, B, H) the state h after every step
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -37,6 +39,8 @@ from rnnkit.core import seq_gru, seq_lstm, seq_native, seq_simple_rnn
 from rnnkit.core.seq_common import Act, SeqConfig
 
 __all__ = ["Act", "SeqConfig", "run_sequence", "fused_rnn"]
+
+BATCH_MAJOR_KINDS = ("lstm",)  # native loops that read batch-major x (SeqConfig.batch_major_x)
 
 _PRIMAL = {"gru": seq_gru.primal, "gru_v1": seq_gru.primal_v1,
            "simple_rnn": seq_simple_rnn.primal}
@@ -165,9 +169,15 @@ def fused_rnn(cfg: SeqConfig, params, x, state0, *, mask=None, input_mask=None,
     final_state)`, the same values as `rnnkit.core.scan.scan_rnn` with
     `return_sequences=cfg.return_sequences`.
     """
-    xs = x if time_major else jnp.swapaxes(x, 0, 1)
-    if input_mask is not None:
-        xs = xs * input_mask[None]
+    if (cfg.plan.engine == "native" and cfg.kind in BATCH_MAJOR_KINDS and not time_major
+            and not reverse):
+        # the native LSTM loops read batch-major x in place: no (B, T, D) transpose
+        cfg = dataclasses.replace(cfg, batch_major_x=True)
+        xs = x if input_mask is None else x * input_mask[:, None]
+    else:
+        xs = x if time_major else jnp.swapaxes(x, 0, 1)
+        if input_mask is not None:
+            xs = xs * input_mask[None]
     if mask is not None:
         mask = (mask if time_major else jnp.swapaxes(mask, 0, 1)).astype(bool)
     if reverse:

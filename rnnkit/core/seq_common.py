@@ -80,6 +80,9 @@ class SeqConfig:
     recurrent_activation: Optional[Act]
     return_sequences: bool
     plan: Plan
+    # xs (and its gradient) stay batch-major (B, T, D): the native LSTM loops read them in
+    # place (rnnkit.core.fused.fused_rnn sets it; everything else is time-major)
+    batch_major_x: bool = False
 
 
 # --- small helpers ----------------------------------------------------------------------

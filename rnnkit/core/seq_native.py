@@ -32,6 +32,14 @@ def _attrs(cfg):
                 threads=int(cfg.plan.threads))
 
 
+def _tbd(cfg, xs):
+    """(T, B, D) of xs, which is (B, T, D) when cfg.batch_major_x."""
+    if cfg.batch_major_x:
+        B, T, D = xs.shape
+        return T, B, D
+    return xs.shape
+
+
 def _call(name, shapes, *args, **attrs):
     """ffi_call of the handler `rnnkit_<kind>_<loop>` (its library is loaded on first use)."""
     kind = name[len("rnnkit_"):].rsplit("_", 1)[0]
@@ -60,12 +68,13 @@ def _call(name, shapes, *args, **attrs):
 # --- LSTM ------------------------------------------------------------------------------------
 
 def _lstm_run(cfg, p, xs, h0, c0, mask, rm, *, hs: bool, train: bool):
-    T, B, _ = xs.shape
+    T, B, _ = _tbd(cfg, xs)
     H = h0.shape[-1]
     shapes = [(T, B, H) if hs else (0,), (B, H), (B, H),
               (T, B, 4 * H) if train else (0,), (T, B, H) if train else (0,)]
     return _call("rnnkit_lstm_forward", shapes, xs, p.kernel, p.recurrent_kernel,
-                 _opt(p.bias), h0, c0, _opt(mask, jnp.bool_), _opt(rm), **_attrs(cfg))
+                 _opt(p.bias), h0, c0, _opt(mask, jnp.bool_), _opt(rm), **_attrs(cfg),
+                 x_batch_major=int(cfg.batch_major_x))
 
 
 def lstm_primal(cfg, p, xs, h0, c0, mask, rm):
@@ -80,16 +89,16 @@ def lstm_forward(cfg, p, xs, h0, c0, mask, rm):
 
 
 def lstm_backward(cfg, p, xs, h0, c0, mask, rm, G, Hs, Cs, d_hs, d_hT, d_cT):
-    T, B, D = xs.shape
+    T, B, D = _tbd(cfg, xs)
     H = h0.shape[-1]
     track_rm = rm is not None
     has_bias = p.bias is not None
     dxs, dW, dU, db, dh0, dc0, drm = _call(
         "rnnkit_lstm_backward",
-        [(T, B, D), (D, 4 * H), (H, 4 * H), (4 * H,) if has_bias else (0,), (B, H), (B, H),
+        [xs.shape, (D, 4 * H), (H, 4 * H), (4 * H,) if has_bias else (0,), (B, H), (B, H),
          (B, H) if track_rm else (0,)],
         xs, p.kernel, p.recurrent_kernel, G, Cs, c0, Hs, h0, _opt(mask, jnp.bool_), _opt(rm),
-        _opt(d_hs), d_hT, d_cT, **_attrs(cfg))
+        _opt(d_hs), d_hT, d_cT, **_attrs(cfg), x_batch_major=int(cfg.batch_major_x))
     dp = type(p)(dW, dU, db if has_bias else None)
     return dp, dxs, dh0, dc0, (drm if track_rm else None)
 

@@ -15,6 +15,7 @@ namespace {
 
 struct LstmFwd {
   int64_t T, B, D, H, act, ract;
+  bool x_bm;  // xs is batch-major (B, T, D) instead of (T, B, D)
   const float *xs, *h0, *c0, *rm, *bias;  // bias: padded to Np, or nullptr
   const bool* mask;
   const float* WU;  // packed (D + H, Np)
@@ -38,7 +39,7 @@ struct LstmFwd {
     for (int64_t t = 0; t < T; ++t) {
       const int64_t row0 = t * B + b0;
       for (int64_t r = 0; r < Bt; ++r)
-        std::memcpy(&xh[r * K], xs + (row0 + r) * D, D * sizeof(float));
+        std::memcpy(&xh[r * K], xs + x_row(x_bm, T, B, t, b0 + r) * D, D * sizeof(float));
       if (Bt == 1)  // batch 1: the GEMV keeps more FMA chains in flight than a 1-row tile
         gemv(xh.data(), K, WU, Np, bias, z.data());
       else
@@ -82,12 +83,14 @@ struct LstmFwd {
 
 ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F32 rm,
                        F32Out hs, F32Out hT, F32Out cT, F32Out gates, F32Out cs,
-                       int64_t act, int64_t ract, int64_t threads) {
+                       int64_t act, int64_t ract, int64_t threads, int64_t x_batch_major) {
   auto xd = xs.dimensions();
   if (xd.size() != 3 || U.dimensions().size() != 2)
-    return ffi::Error::InvalidArgument("rnnkit_lstm_forward: xs must be (T, B, D), U (H, 4H)");
+    return ffi::Error::InvalidArgument(
+        "rnnkit_lstm_forward: xs must be (T, B, D) or (B, T, D), U (H, 4H)");
   LstmFwd k;
-  k.T = xd[0], k.B = xd[1], k.D = xd[2], k.H = U.dimensions()[0];
+  k.x_bm = x_batch_major != 0;
+  k.T = xd[k.x_bm ? 1 : 0], k.B = xd[k.x_bm ? 0 : 1], k.D = xd[2], k.H = U.dimensions()[0];
   k.act = act, k.ract = ract;
   const int64_t G = 4 * k.H;
   if (W.element_count() != static_cast<size_t>(k.D * G) ||
@@ -116,6 +119,7 @@ ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F
 
 struct LstmBwd {
   int64_t T, B, D, H, act, ract;
+  bool x_bm;  // xs and dxs are batch-major (B, T, D) instead of (T, B, D)
   const float *xs, *gates, *cs, *c0, *hs, *h0, *rm, *d_hs, *d_hT, *d_cT;
   const bool* mask;
   const float* UW;  // packed [U^T | W^T]: (4H, NpHD), columns [0, H) -> dh, [H, H + D) -> dx
@@ -178,7 +182,9 @@ struct LstmBwd {
       else
         gemm(dzt, G, Bt, G, UW, NpHD, nullptr, out.data(), NpHD);
       // dW += x^T dz, dU += (h_{t-1} rm)^T dz over the buffered steps; db += sum of dz
-      std::memcpy(&xc[n * Bt * D], xs + row0 * D, Bt * D * sizeof(float));
+      for (int64_t r = 0; r < Bt; ++r)
+        std::memcpy(&xc[(n * Bt + r) * D], xs + x_row(x_bm, T, B, t, b0 + r) * D,
+                    D * sizeof(float));
       float* ht = &hc[n * Bt * H];
       if (rm)
         for (int64_t i = 0; i < Bt * H; ++i) ht[i] = h_prev[i] * rm[b0 * H + i];
@@ -197,7 +203,7 @@ struct LstmBwd {
       }
       for (int64_t r = 0; r < Bt; ++r) {
         const float* o = &out[r * NpHD];
-        std::memcpy(dxs + (row0 + r) * D, o + H, D * sizeof(float));
+        std::memcpy(dxs + x_row(x_bm, T, B, t, b0 + r) * D, o + H, D * sizeof(float));
         if (mask && !mask[row0 + r]) continue;
         float* dhp = &dh[r * H];
         if (!rm) {
@@ -222,13 +228,14 @@ struct LstmBwd {
 ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs, F32 h0,
                         Mask mask, F32 rm, F32 d_hs, F32 d_hT, F32 d_cT, F32Out dxs,
                         F32Out dW, F32Out dU, F32Out db, F32Out dh0, F32Out dc0, F32Out drm,
-                        int64_t act, int64_t ract, int64_t threads) {
+                        int64_t act, int64_t ract, int64_t threads, int64_t x_batch_major) {
   auto xd = xs.dimensions(), gd = gates.dimensions();
   if (xd.size() != 3 || gd.size() != 3 || U.dimensions().size() != 2)
     return ffi::Error::InvalidArgument(
-        "rnnkit_lstm_backward: xs must be (T, B, D), gates (T, B, 4H), U (H, 4H)");
+        "rnnkit_lstm_backward: xs must be (T, B, D) or (B, T, D), gates (T, B, 4H), U (H, 4H)");
   LstmBwd k;
-  k.T = xd[0], k.B = xd[1], k.D = xd[2], k.H = U.dimensions()[0];
+  k.x_bm = x_batch_major != 0;
+  k.T = gd[0], k.B = gd[1], k.D = xd[2], k.H = U.dimensions()[0];
   const int64_t G = 4 * k.H;
   if (gd[2] != G || W.element_count() != static_cast<size_t>(k.D * G))
     return ffi::Error::InvalidArgument("rnnkit_lstm_backward: gates / W / U shapes differ");
@@ -266,7 +273,7 @@ ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_forward, rnnkit::LstmForward,
                               xla::ffi::Ffi::Bind()
-                                  .Arg<rnnkit::F32>()   // xs (T, B, D)
+                                  .Arg<rnnkit::F32>()   // xs (T, B, D), or (B, T, D) with x_batch_major
                                   .Arg<rnnkit::F32>()   // W (D, 4H)
                                   .Arg<rnnkit::F32>()   // U (H, 4H)
                                   .Arg<rnnkit::F32>()   // b (4H) or (0,)
@@ -281,11 +288,12 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_forward, rnnkit::LstmForward,
                                   .Ret<rnnkit::F32>()   // cs (T, B, H) or (0,)
                                   .Attr<int64_t>("act")
                                   .Attr<int64_t>("ract")
-                                  .Attr<int64_t>("threads"));
+                                  .Attr<int64_t>("threads")
+                                  .Attr<int64_t>("x_batch_major"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_backward, rnnkit::LstmBackward,
                               xla::ffi::Ffi::Bind()
-                                  .Arg<rnnkit::F32>()   // xs (T, B, D)
+                                  .Arg<rnnkit::F32>()   // xs (T, B, D), or (B, T, D) with x_batch_major
                                   .Arg<rnnkit::F32>()   // W (D, 4H)
                                   .Arg<rnnkit::F32>()   // U (H, 4H)
                                   .Arg<rnnkit::F32>()   // gates (T, B, 4H)
@@ -298,7 +306,7 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_backward, rnnkit::LstmBackward,
                                   .Arg<rnnkit::F32>()   // d_hs (T, B, H) or (0,)
                                   .Arg<rnnkit::F32>()   // d_hT (B, H)
                                   .Arg<rnnkit::F32>()   // d_cT (B, H)
-                                  .Ret<rnnkit::F32>()   // dxs (T, B, D)
+                                  .Ret<rnnkit::F32>()   // dxs, laid out as xs
                                   .Ret<rnnkit::F32>()   // dW (D, 4H)
                                   .Ret<rnnkit::F32>()   // dU (H, 4H)
                                   .Ret<rnnkit::F32>()   // db (4H) or (0,)
@@ -307,4 +315,5 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_backward, rnnkit::LstmBackward,
                                   .Ret<rnnkit::F32>()   // drm (B, H) or (0,)
                                   .Attr<int64_t>("act")
                                   .Attr<int64_t>("ract")
-                                  .Attr<int64_t>("threads"));
+                                  .Attr<int64_t>("threads")
+                                  .Attr<int64_t>("x_batch_major"));

@@ -367,6 +367,12 @@ inline void sum_weight_grads(const std::vector<std::vector<float>>& partial, int
   }
 }
 
+// The row of x_t for batch row b: xs (T, B, D) time-major, or (B, T, D) batch-major (read
+// in place, sparing XLA a transpose of the input).
+inline int64_t x_row(bool batch_major, int64_t T, int64_t B, int64_t t, int64_t b) {
+  return batch_major ? b * T + t : t * B + b;
+}
+
 inline bool has(const F32& b) { return b.element_count() > 0; }
 inline bool has_out(F32Out& b) { return b->element_count() > 0; }
 
