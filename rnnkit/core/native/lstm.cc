@@ -186,19 +186,14 @@ struct LstmBwd {
         std::memcpy(&xc[(n * Bt + r) * D], xs + x_row(x_bm, T, B, t, b0 + r) * D,
                     D * sizeof(float));
       float* ht = &hc[n * Bt * H];
-      if (rm)
-        for (int64_t i = 0; i < Bt * H; ++i) ht[i] = h_prev[i] * rm[b0 * H + i];
-      else
-        std::memcpy(ht, h_prev, Bt * H * sizeof(float));
+      stage_recurrent_input(h_prev, rm ? rm + b0 * H : nullptr, Bt * H, ht);
       for (int64_t r = 0; r < Bt; ++r) {
         const float* dzr = dzt + r * G;
         for (int64_t j = 0; j < G; ++j) db[j] += dzr[j];
       }
       if (++n == S || t == 0) {
-        const int64_t K = n * Bt;
-        pack_rows(dz.data(), K, G, K, 0, dzp.data());
-        gemm_tn_acc(xc.data(), D, D, K, dzp.data(), Np, dW, Np);
-        gemm_tn_acc(hc.data(), H, H, K, dzp.data(), Np, dU, Np);
+        update_weight_grads(dz.data(), n * Bt, G, xc.data(), D, hc.data(), H, dzp.data(), Np,
+                            dW, dU);
         n = 0;
       }
       for (int64_t r = 0; r < Bt; ++r) {

@@ -350,6 +350,22 @@ void for_row_blocks(int64_t B, int64_t threads, Fn fn) {
 // rows measured within ~5% of each other at B1-B64, 64 the best or level with the best.
 constexpr int64_t kUpdateRows = 64;
 
+// Buffers h_{t-1} * rm (rm: nullptr for none) of one step's rows for the weight update.
+inline void stage_recurrent_input(const float* h_prev, const float* rm, int64_t n, float* out) {
+  if (!rm) return (void)std::memcpy(out, h_prev, n * sizeof(float));
+  for (int64_t i = 0; i < n; ++i) out[i] = h_prev[i] * rm[i];
+}
+
+// dW += xc^T dz and dU += hc^T dz over the K buffered rows (dz (K, N); dzp: room for dz
+// packed as (K, Np)).
+inline void update_weight_grads(const float* dz, int64_t K, int64_t N, const float* xc,
+                                int64_t D, const float* hc, int64_t H, float* dzp, int64_t Np,
+                                float* dW, float* dU) {
+  pack_rows(dz, K, N, K, 0, dzp);
+  gemm_tn_acc(xc, D, D, K, dzp, Np, dW, Np);
+  gemm_tn_acc(hc, H, H, K, dzp, Np, dU, Np);
+}
+
 // The reverse loops' weight gradients: each row block accumulates its own (D + H + 1, Np)
 // share [dW; dU; db] (rows Np apart); summed here into the unpadded (D, N), (H, N) and (N)
 // outputs (db may be nullptr: no bias).

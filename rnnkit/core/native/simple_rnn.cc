@@ -171,15 +171,10 @@ struct SrnnBwd {
       product(dzt, H, Bt, H, UW, NpHD, nullptr, out.data(), NpHD);
       // dW += x^T dz, dU += (h_{t-1} rm)^T dz over the buffered steps
       std::memcpy(&xc[n * Bt * D], xs + row0 * D, Bt * D * sizeof(float));
-      if (rm)
-        for (int64_t i = 0; i < Bt * H; ++i) ht[i] = h_prev[i] * rm[b0 * H + i];
-      else
-        std::memcpy(ht, h_prev, Bt * H * sizeof(float));
+      stage_recurrent_input(h_prev, rm ? rm + b0 * H : nullptr, Bt * H, ht);
       if (++n == S || t == 0) {
-        const int64_t K = n * Bt;
-        pack_rows(dz.data(), K, H, K, 0, dzp.data());
-        gemm_tn_acc(xc.data(), D, D, K, dzp.data(), Np, dW, Np);
-        gemm_tn_acc(hc.data(), H, H, K, dzp.data(), Np, dU, Np);
+        update_weight_grads(dz.data(), n * Bt, H, xc.data(), D, hc.data(), H, dzp.data(), Np,
+                            dW, dU);
         n = 0;
       }
       for (int64_t r = 0; r < Bt; ++r) {
