@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.cli import devices
 from rnnkit.cli._common import CLIError, is_tty, say, warn
 from rnnkit.cli.checkpoint import load_run, read_meta, run_paths, save_run
 
@@ -224,11 +225,13 @@ def _fit(model, state, x, y, vx, vy, cfg, extra_line):
     epochs = cfg["epochs"]
     done = state.meta.get("epochs_done", 0)
     callback = _make_callback(state, extra_line)
+    x, y, vx, vy = devices.whole_device_batches(cfg.get("devices"), x, y, vx, vy)
     old = _install_sigint(state)
     try:
-        model.fit(x, y, batch_size=cfg["batch_size"], epochs=epochs, initial_epoch=done,
-                  validation_data=(vx, vy), shuffle=True, callbacks=[callback],
-                  verbose=1 if is_tty() else 0)
+        with devices.data_parallel(cfg.get("devices")):
+            model.fit(x, y, batch_size=cfg["batch_size"], epochs=epochs, initial_epoch=done,
+                      validation_data=(vx, vy), shuffle=True, callbacks=[callback],
+                      verbose=1 if is_tty() else 0)
     except KeyboardInterrupt:
         _restore_sigint(old)
         model_path, _ = run_paths(state.run_dir)
@@ -459,6 +462,7 @@ def _train_series(args, cfg, meta, model, run_dir):
 def run(args) -> int:
     kind = "forecast" if args.csv else "charlm"
     _check_args(args, kind)
+    devices.start(getattr(args, "devices", None))  # before JAX starts (--resume loads arrays)
     run_dir = Path(args.out or os.path.join("runs", kind))
     model = None
     meta = {}
@@ -492,6 +496,8 @@ def run(args) -> int:
                        f"{err.strerror or err}") from None
     if not os.access(run_dir, os.W_OK):
         raise CLIError(f"cannot write to the run directory {run_dir}; pass --out DIR")
+    cfg["devices"] = getattr(args, "devices", None)
+    devices.check_batch_size(cfg["devices"], cfg["batch_size"])
     from rnnkit import __version__
 
     meta["rnnkit_version"] = __version__
