@@ -1,4 +1,4 @@
-"""Validate the NumPy reference (tests/numpy_ref.py) against the Keras golden data.
+"""Validate the NumPy reference (tests/reference/numpy_ref.py) against the Keras golden data.
 
 Needs only NumPy: no rnnkit, no Keras. Besides checking the reference, the
 ``test_keras_semantics_*`` tests pin down Keras behaviours the golden data
