@@ -252,6 +252,10 @@ class Trainer:
         n = len(y[0] if isinstance(y, (list, tuple)) else y)
         runner = Runner.current()
         runner.check(n, batch_size, "fit")
+        if validation_data is not None:
+            vy = validation_data[1]
+            runner.check(len(vy[0] if isinstance(vy, (list, tuple)) else vy), val_batch_size,
+                         "fit(validation_data)")
         verbose = 1 if verbose == "auto" else int(verbose)
         steps = -(-n // batch_size)
         cbs = callbacks_mod.CallbackList(callbacks, model=self, add_history=True,
