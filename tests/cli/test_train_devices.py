@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*argv, cwd):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # JAX_PLATFORMS: the CPU devices, also on a machine with a GPU
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
     env.pop("XLA_FLAGS", None)
     env.pop("RNNKIT_CPU_DEVICES", None)
     return subprocess.run([sys.executable, "-m", "rnnkit.cli", *argv], capture_output=True,

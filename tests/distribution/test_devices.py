@@ -21,7 +21,8 @@ KINDS = ["lstm", "gru", "bidirectional", "embedding", "model_parallel"]
 
 @pytest.fixture(scope="module")
 def results():
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # JAX_PLATFORMS: the CPU devices, also on a machine with a GPU
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
     env.pop("XLA_FLAGS", None)
     proc = subprocess.run([sys.executable, str(Path(__file__).with_name("devices_worker.py"))],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)

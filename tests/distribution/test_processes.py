@@ -27,7 +27,8 @@ def _free_port():
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("two_processes")
     port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # JAX_PLATFORMS: the CPU devices, also on a machine with a GPU
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
     env.pop("XLA_FLAGS", None)
     worker = str(Path(__file__).with_name("processes_worker.py"))
     procs = [subprocess.Popen([sys.executable, worker, str(i), str(port), str(out)],

@@ -20,7 +20,8 @@ def test_readme_two_process_commands(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     (tmp_path / "two_processes.py").write_text(script)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # JAX_PLATFORMS: the CPU devices, also on a machine with a GPU
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
     env.pop("XLA_FLAGS", None)
     proc = subprocess.run(["bash", "-c", commands.replace("12355", str(port))],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
