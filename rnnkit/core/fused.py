@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from rnnkit.core import sharding
 from rnnkit.core.kernels import CellKernel, get_kernel
 from rnnkit.core.kernels.common import Act
 from rnnkit.core.policy import Plan
@@ -113,9 +114,11 @@ def run_sequence(cfg: SeqConfig, params, xs, state0, mask=None, rec_mask=None):
     if mask is not None:
         mask = mask.astype(bool)
     state0 = tuple(state0)
-    devices = cfg.plan.devices
-    if devices > 1:
-        return _sharded(cfg, params, xs, state0, mask, rec_mask, devices)
+    split = sharding.current()  # under a distribution: its batch axis
+    if split is not None:
+        return _sharded(cfg, params, xs, state0, mask, rec_mask, *split)
+    if cfg.plan.devices > 1:
+        return _sharded(cfg, params, xs, state0, mask, rec_mask, _mesh(cfg.plan.devices), "b")
     return _seq(cfg, params, xs, state0, mask, rec_mask)
 
 
@@ -129,18 +132,20 @@ def _mesh(n):
     return jax.sharding.Mesh(devices, ("b",), axis_types=(AxisType.Auto,))
 
 
-def _sharded(cfg, params, xs, state0, mask, rec_mask, n):
+def _sharded(cfg, params, xs, state0, mask, rec_mask, mesh, axis):
+    """The recurrence with the batch split over mesh axis `axis` (weights whole on every
+    device; their gradients summed over the axis by shard_map's transpose)."""
     from jax.sharding import PartitionSpec as P
 
-    mesh = _mesh(n)
-    batch_tm = P(None, "b")
-    batch = P("b")
+    batch_tm = P(None, axis)
+    batch = P(axis)
 
     def state_spec(s):
         return jax.tree_util.tree_map(lambda _: batch, s)
 
     out_hs = batch_tm if cfg.return_sequences else None
-    in_specs = (jax.tree_util.tree_map(lambda _: P(), params), batch_tm, state_spec(state0),
+    in_specs = (jax.tree_util.tree_map(lambda _: P(), params),
+                batch if cfg.batch_major_x else batch_tm, state_spec(state0),
                 None if mask is None else batch_tm, None if rec_mask is None else batch)
     out_specs = (out_hs, state_spec(state0))
 

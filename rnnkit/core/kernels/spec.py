@@ -49,7 +49,8 @@ class CellKernel:
     states: tuple  # state names in order, e.g. ("h", "c"); the output is states[0]
     step: Callable  # the pure step of rnnkit.core.cells: (params, state, x_t) -> (state, y_t)
     equations: tuple  # lines of text, in the code's gate order (what `explain` prints)
-    # (input_dim, units, use_bias) -> {"kernel": shape, "recurrent_kernel": shape, "bias": ...}
+    # weight name -> shape (None: absent), from the cell's configuration; the dense kinds take
+    # (input_dim, units, use_bias), other kinds their own arguments (e.g. kernel size)
     weight_shapes: Callable
     xla: Optional[SequenceKernels] = None  # fused XLA loops (None: the generic scan runs)
     native: Optional[SequenceKernels] = None  # C++ loops (None: XLA or the scan runs)
@@ -59,15 +60,17 @@ class CellKernel:
     concat: bool = False
     # activation kinds (`Act.kind`) the native loops implement
     native_activations: tuple = ("tanh", "sigmoid", "linear")
+    # the parameter count as text for `explain`, e.g. "4H·(D + H + 1)"
+    param_formula: str = ""
 
     @property
     def n_states(self) -> int:
         return len(self.states)
 
-    def param_count(self, input_dim: int, units: int, use_bias: bool = True) -> int:
-        """Number of trainable weights of one cell."""
-        return sum(math.prod(s) for s in self.weight_shapes(input_dim, units, use_bias)
-                   .values() if s is not None)
+    def param_count(self, *args, **kwargs) -> int:
+        """Number of trainable weights of one cell; arguments as `weight_shapes`."""
+        return sum(math.prod(s) for s in self.weight_shapes(*args, **kwargs).values()
+                   if s is not None)
 
     def engines(self) -> tuple:
         """The engines that have sequence kernels for this kind, e.g. ("xla", "native")."""
