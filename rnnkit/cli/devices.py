@@ -26,10 +26,20 @@ def start(n):
 
 
 def check_batch_size(n, batch_size):
+    """Returns `n` (--devices) once `batch_size` splits evenly over n devices."""
     if n and batch_size % n:
         raise CLIError(f"--batch-size {batch_size} is not a multiple of --devices {n}; each "
                        f"device takes an equal part of every batch (e.g. --batch-size "
                        f"{-(-batch_size // n) * n})")
+    return n
+
+
+def fit(model, n, x, y, validation_data, **kwargs):
+    """`model.fit(...)`, data-parallel over the first n devices when n is set."""
+    vx, vy = validation_data
+    x, y, vx, vy = whole_device_batches(n, x, y, vx, vy)
+    with data_parallel(n):
+        return model.fit(x, y, validation_data=(vx, vy), **kwargs)
 
 
 def data_parallel(n):

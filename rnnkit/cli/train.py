@@ -225,13 +225,11 @@ def _fit(model, state, x, y, vx, vy, cfg, extra_line):
     epochs = cfg["epochs"]
     done = state.meta.get("epochs_done", 0)
     callback = _make_callback(state, extra_line)
-    x, y, vx, vy = devices.whole_device_batches(cfg.get("devices"), x, y, vx, vy)
     old = _install_sigint(state)
     try:
-        with devices.data_parallel(cfg.get("devices")):
-            model.fit(x, y, batch_size=cfg["batch_size"], epochs=epochs, initial_epoch=done,
-                      validation_data=(vx, vy), shuffle=True, callbacks=[callback],
-                      verbose=1 if is_tty() else 0)
+        devices.fit(model, cfg.get("devices"), x, y, (vx, vy), batch_size=cfg["batch_size"],
+                    epochs=epochs, initial_epoch=done, shuffle=True, callbacks=[callback],
+                    verbose=1 if is_tty() else 0)
     except KeyboardInterrupt:
         _restore_sigint(old)
         model_path, _ = run_paths(state.run_dir)
@@ -496,8 +494,7 @@ def run(args) -> int:
                        f"{err.strerror or err}") from None
     if not os.access(run_dir, os.W_OK):
         raise CLIError(f"cannot write to the run directory {run_dir}; pass --out DIR")
-    cfg["devices"] = getattr(args, "devices", None)
-    devices.check_batch_size(cfg["devices"], cfg["batch_size"])
+    cfg["devices"] = devices.check_batch_size(getattr(args, "devices", None), cfg["batch_size"])
     from rnnkit import __version__
 
     meta["rnnkit_version"] = __version__
