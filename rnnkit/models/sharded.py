@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 
 from rnnkit.core import sharding as core_sharding
 from rnnkit.distribution import distribution
@@ -36,8 +37,6 @@ class Runner:
         if self.dist is None:
             return
         if is_multi_process():
-            from jax.experimental import multihost_utils
-
             counts = np.asarray(multihost_utils.process_allgather(np.int64(n_local)))
             if len(set(counts.ravel().tolist())) > 1:
                 raise ValueError(
