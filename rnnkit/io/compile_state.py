@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rnnkit.distribution import processes
 from rnnkit.io.jsonable import jsonable as _jsonable
 
 def _encode_callable(obj, module, what):
@@ -121,7 +122,7 @@ def restore_compile(model, spec, custom_objects):
 def optimizer_leaves(model):
     if not getattr(model, "compiled", False) or getattr(model, "_opt_state", None) is None:
         return None
-    return [np.asarray(x) for x in jax.tree_util.tree_leaves(model._opt_state)]
+    return [processes.to_numpy(x) for x in jax.tree_util.tree_leaves(model._opt_state)]
 
 
 def restore_optimizer_state(model, arrays, source):

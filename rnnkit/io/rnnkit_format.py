@@ -33,6 +33,7 @@ import zipfile
 import jax
 import numpy as np
 
+from rnnkit.distribution import processes
 from rnnkit.io import archive, compile_state, weights
 from rnnkit.io.jsonable import jsonable
 from rnnkit.io.loaded import Loaded
@@ -52,6 +53,19 @@ def _write_zip(f, entries):
             f.flush()
             if _entry_hook is not None:
                 _entry_hook(name)
+
+
+def _write_file(filepath, write, overwrite):
+    """`atomic_write`; in a multi-process run (rnnkit.distribution.initialize) every
+    process calls this and only process 0 writes; all return once the file is in place
+    (or process 0 failed)."""
+    if jax.process_count() == 1:
+        return atomic_write(filepath, write, overwrite)
+    try:
+        if jax.process_index() == 0:
+            atomic_write(filepath, write, overwrite)
+    finally:  # the others wait for process 0, also when it failed (it raises, not hangs)
+        processes.sync(f"rnnkit save {os.path.basename(str(filepath))}")
 
 
 def _npz_bytes(arrays: dict) -> bytes:
@@ -90,7 +104,7 @@ def save_model(model, filepath, overwrite=True):
     if opt_leaves is not None:
         entries.append((archive.OPTIMIZER, _npz_bytes(
             {f"{i:05d}": a for i, a in enumerate(opt_leaves)}), False))
-    atomic_write(filepath, lambda f: _write_zip(f, entries), overwrite)
+    _write_file(filepath, lambda f: _write_zip(f, entries), overwrite)
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -98,14 +112,14 @@ def save_weights(model, filepath, overwrite=True):
     `metadata.json` + `weights.npz`, or a plain `.npz` when the path ends in `.npz`."""
     arrays, manifest, _ = weights.weight_arrays(model, with_state=False)
     if os.fspath(filepath).endswith(".npz"):
-        atomic_write(filepath, lambda f: np.savez(f, **arrays), overwrite)
+        _write_file(filepath, lambda f: np.savez(f, **arrays), overwrite)
         return
     meta = {"format": archive.WEIGHTS_FORMAT, "format_version": archive.FORMAT_VERSION,
             "rnnkit_version": archive.version(), "model_name": model.name,
             "weights": manifest}
     entries = [(archive.METADATA, json.dumps(meta, indent=1).encode("utf-8"), True),
                (archive.WEIGHTS, _npz_bytes(arrays), False)]
-    atomic_write(filepath, lambda f: _write_zip(f, entries), overwrite)
+    _write_file(filepath, lambda f: _write_zip(f, entries), overwrite)
 
 
 def load_arrays(arch):
