@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 
+from rnnkit.layers.layer import Layer
+
 _CUSTOM: dict[str, type] = {}
 _MODEL_CLASSES: dict[str, type] = {}
 
@@ -32,16 +34,26 @@ def _unknown(name):
         "@rnnkit.layers.register (or pass custom_objects={'" + name + "': cls}).")
 
 
-def lookup_class(name: str):
-    import rnnkit.layers as layers
-    from rnnkit.layers.layer import Layer
+def _builtin_classes() -> dict[str, type]:
+    """rnnkit's public layer classes by name: the `Layer` subclasses defined in rnnkit.layers
+    (all loaded by then: importing this module imports the rnnkit.layers package)."""
+    out, todo = {}, [Layer]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith("rnnkit.layers") and not cls.__name__.startswith("_"):
+            out.setdefault(cls.__name__, cls)
+        todo.extend(cls.__subclasses__())
+    return out
 
+
+def lookup_class(name: str):
+    """The class registered, or built into rnnkit, under `name` (a ValueError if none)."""
     if name in _CUSTOM:
         return _CUSTOM[name]
     if name in _MODEL_CLASSES:
         return _MODEL_CLASSES[name]
-    cls = getattr(layers, name, None) if not name.startswith("_") else None
-    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+    cls = _builtin_classes().get(name)
+    if cls is None:
         raise _unknown(name)
     return cls
 
