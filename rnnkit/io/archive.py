@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import zipfile
 import zlib
 
@@ -34,9 +35,8 @@ HINT = ("Files written by model.save() can be loaded (and, by load_weights, file
 
 
 def version():
-    import rnnkit
-
-    return getattr(rnnkit, "__version__", "unknown")
+    """rnnkit's version (read from the loaded package: no import, no cycle)."""
+    return getattr(sys.modules.get("rnnkit"), "__version__", "unknown")
 
 
 class Archive:
