@@ -182,7 +182,8 @@ def kind_branches(modules: dict[str, Path], root: Path, kinds: set[str]) -> list
 def report(root: Path) -> dict:
     modules = collect(root)
     kinds = kind_names(root)
-    return {"cycles": cycles(import_graph(modules)),
+    graph = import_graph(modules)
+    return {"cycles": cycles(graph), "graph": graph,
             "long_files": long_files(modules, root),
             "kind_branches": kind_branches(modules, root, kinds),
             "kinds": sorted(kinds)}
@@ -195,6 +196,9 @@ def main(argv=None) -> int:
     print(f"import cycles: {len(r['cycles'])}")
     for component in r["cycles"]:
         print("  " + " <-> ".join(component))
+        members = set(component)
+        for module in component:  # the edges that close the cycle
+            print(f"    {module} -> {', '.join(sorted(r['graph'][module] & members))}")
     print(f"files over {MAX_LINES} lines: {len(r['long_files'])}")
     for path, n in r["long_files"]:
         print(f"  {path}: {n}")
