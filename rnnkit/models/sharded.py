@@ -45,6 +45,12 @@ class Runner:
                     "Split the data evenly between the processes.")
         placement.check_batches(self.dist, n_local, batch_size, where)
 
+    def check_batch(self, tree, where):
+        """`check` for one whole batch (predict_on_batch, train_on_batch)."""
+        if self.dist is not None:
+            n = len(jax.tree_util.tree_leaves(tree)[0])
+            self.check(n, n, where)
+
     def place(self, model):
         if self.dist is not None:
             placement.place_variables(self.dist, model.variables)

@@ -367,8 +367,7 @@ class Trainer:
         self._prepare(x)
         runner = Runner.current()
         xh = to_host(x)
-        first = jax.tree_util.tree_leaves(xh)[0]
-        runner.check(len(first), len(first), "predict_on_batch")
+        runner.check_batch(xh, "predict_on_batch")
         step = self._step_fn("predict", runner)
         runner.place(self)
         values = [v._value for v in self.variables]
@@ -384,8 +383,7 @@ class Trainer:
                                              self.loss)
         self._prepare(x, y)
         runner = Runner.current()
-        n = len(jax.tree_util.tree_leaves(to_host(x))[0])
-        runner.check(n, n, "train_on_batch")
+        runner.check_batch(x, "train_on_batch")
         train_step, t_idx, n_idx = self._step_fn("train", runner)
         runner.place(self)
         tv, ntv = self._current(t_idx), self._current(n_idx)

@@ -26,6 +26,6 @@ def test_readme_two_process_commands(tmp_path):
     proc = subprocess.run(["bash", "-c", commands.replace("12355", str(port))],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    losses = dict(re.findall(r"process (\d): loss (\[.*\])", proc.stdout))
+    losses = dict(re.findall(r"process (\d): loss (\[[^]]*\])", proc.stdout))
     assert sorted(losses) == ["0", "1"] and losses["0"] == losses["1"], proc.stdout
     assert sorted(os.listdir(tmp_path)) == ["two_processes.py", "two_processes.rnnkit"]
