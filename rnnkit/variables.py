@@ -156,6 +156,33 @@ for _op in ("add", "sub", "mul", "truediv", "floordiv", "pow", "matmul", "mod",
     setattr(Variable, f"__{_op}__", _binary(f"__{_op}__"))
 
 
+def nonfinite(variables) -> list[str]:
+    """The paths of the (floating-point) variables holding NaN or inf values."""
+    bad = []
+    for v in variables:
+        value = np.asarray(v._value if isinstance(v, Variable) else v)
+        if np.issubdtype(value.dtype, np.inexact) and not np.isfinite(value).all():
+            bad.append(getattr(v, "path", "?"))
+    return bad
+
+
+class NonFiniteWeightsError(ValueError):
+    """A model's weights hold NaN or inf values (see `check_finite_weights`)."""
+
+
+def check_finite_weights(model, what: str):
+    """Raises NonFiniteWeightsError (a ValueError) naming the weights of `model` that hold
+    NaN or inf values."""
+    bad = nonfinite(model.weights)
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise NonFiniteWeightsError(
+            f"{what}: {len(bad)} of the model's {len(model.weights)} weight arrays hold NaN "
+            f"or inf values ({shown}), so every output would be meaningless. The training "
+            "that produced them diverged: retrain with a smaller learning rate (or use "
+            "rnnkit.callbacks.TerminateOnNaN to stop at the first non-finite loss).")
+
+
 def _unwrap(x):
     return x.value if isinstance(x, Variable) else x
 

@@ -6,8 +6,14 @@ import sys
 from pathlib import Path
 
 
+EXIT_OK, EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
 class CLIError(Exception):
-    """Bad command-line input: printed as ONE line on stderr, exit code 2."""
+    """Bad command-line input: printed as ONE line on stderr, exit code 2 (or the
+    subclass's `exit_code`)."""
+
+    exit_code = EXIT_USAGE
 
 
 def one_line(text) -> str:
