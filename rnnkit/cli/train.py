@@ -28,7 +28,6 @@ TEXT_DEFAULTS = dict(cell="gru", units=256, layers=1, embed=48, seq_len=64, epoc
 SERIES_DEFAULTS = dict(cell="lstm", units=32, layers=1, window=24, epochs=30,
                        batch_size=32, lr=3e-3, val_fraction=0.2)
 DEFAULT_PROMPT = "def "
-_LAYER_NAMES = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
 
 
 # ------------------------------------------------------------------------------------------
@@ -73,10 +72,22 @@ def _config(args, kind):
 # ------------------------------------------------------------------------------------------
 # models
 # ------------------------------------------------------------------------------------------
-def _recurrent(cfg, return_sequences):
+def _layer_class(cell: str):
+    """The recurrent layer of `--cell NAME`: the layer class NAME in snake case names
+    (`lstm` -> LSTM, `simple_rnn` -> SimpleRNN)."""
     import rnnkit.layers as L
+    from rnnkit.layers.layer import to_snake_case
+    from rnnkit.layers.rnn import RNN
 
-    cls = getattr(L, _LAYER_NAMES[cfg["cell"]])
+    for name in L.__all__ if hasattr(L, "__all__") else dir(L):
+        obj = getattr(L, name)
+        if isinstance(obj, type) and issubclass(obj, RNN) and to_snake_case(name) == cell:
+            return obj
+    raise CLIError(f"--cell {cell!r} names no recurrent layer of rnnkit.layers")
+
+
+def _recurrent(cfg, return_sequences):
+    cls = _layer_class(cfg["cell"])
     return [cls(cfg["units"], return_sequences=(return_sequences or i < cfg["layers"] - 1))
             for i in range(cfg["layers"])]
 
@@ -108,7 +119,7 @@ def build_series_model(cfg: dict):
 
 
 def _describe(model, cfg, kind):
-    layer = _LAYER_NAMES[cfg["cell"]]
+    layer = _layer_class(cfg["cell"]).__name__
     rec = " -> ".join([f"{layer}({cfg['units']})"] * cfg["layers"])
     if kind == "charlm":
         v = model.layers[-1].units
