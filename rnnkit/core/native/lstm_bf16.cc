@@ -10,6 +10,7 @@
 //   dz @ [U^T | W^T] as one tile product, and dW += x^T dz, dU += (h rm)^T dz every few
 //   steps from the buffered rows (tile products with K = the buffered rows).
 #include "amx_common.h"
+#include "lstm_common.h"
 
 namespace rnnkit {
 namespace {
@@ -48,29 +49,10 @@ struct Bf16LstmFwd {
         to_bf16(xs + x_row(x_bm, T, B, t, b0 + r) * D, &xh[r * Kp], D);
       amx_gemm<false>(xh.data(), Kp, Mp, Kp, WU, Np, z.data(), Np);
       for (int64_t r = 0; r < Bt; ++r) {
-        const float* zr = &z[r * Np];
-        float* g = gates ? gates + (row0 + r) * G : nullptr;
         const bool step = !mask || mask[row0 + r];
         float *hr = &h[r * H], *cr = &c[r * H];
-        for (int64_t j = 0; j < H; j += 16) {
-          const __mmask16 mk = tail_mask(j, H);
-          auto pre = [&](int64_t q) {
-            const __m512 v = load(zr + q * H + j, mk);
-            return bias ? _mm512_add_ps(v, load(bias + q * H + j, mk)) : v;
-          };
-          const __m512 i = v_act(ract, pre(0)), f = v_act(ract, pre(1)),
-                       gg = v_act(act, pre(2)), o = v_act(ract, pre(3));
-          if (g) {
-            store(g + j, mk, i);
-            store(g + H + j, mk, f);
-            store(g + 2 * H + j, mk, gg);
-            store(g + 3 * H + j, mk, o);
-          }
-          if (!step) continue;
-          const __m512 cn = _mm512_fmadd_ps(f, load(cr + j, mk), _mm512_mul_ps(i, gg));
-          store(cr + j, mk, cn);
-          store(hr + j, mk, _mm512_mul_ps(o, v_act(act, cn)));
-        }
+        lstm_cell_row(&z[r * Np], bias, H, act, ract, gates ? gates + (row0 + r) * G : nullptr,
+                      step, cr, hr, nullptr, nullptr);
         if (step) put_h(r);
         if (hs) std::memcpy(hs + (row0 + r) * H, hr, H * sizeof(float));
         if (cs) std::memcpy(cs + (row0 + r) * H, cr, H * sizeof(float));
@@ -165,26 +147,9 @@ struct Bf16LstmBwd {
         if (mask && !mask[row0 + r]) {
           std::fill(dzr, dzr + G, 0.0f);
         } else {
-          const float* g = gates + (row0 + r) * G;
-          const float* c_t = cs + (row0 + r) * H;
           const float* c_prev = t > 0 ? cs + (row0 - B + r) * H : c0 + (b0 + r) * H;
-          for (int64_t j = 0; j < H; j += 16) {
-            const __mmask16 m = tail_mask(j, H);
-            const __m512 i = load(g + j, m), f = load(g + H + j, m),
-                         gg = load(g + 2 * H + j, m), o = load(g + 3 * H + j, m);
-            const __m512 dhv = load(dhp + j, m);
-            const __m512 tc = v_act(act, load(c_t + j, m));
-            const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dhv, o), v_act_grad(act, tc),
-                                               load(dcp + j, m));
-            store(dzr + j, m, _mm512_mul_ps(v_act_grad(ract, i), _mm512_mul_ps(dct, gg)));
-            store(dzr + H + j, m,
-                  _mm512_mul_ps(v_act_grad(ract, f), _mm512_mul_ps(dct, load(c_prev + j, m))));
-            store(dzr + 2 * H + j, m,
-                  _mm512_mul_ps(v_act_grad(act, gg), _mm512_mul_ps(dct, i)));
-            store(dzr + 3 * H + j, m,
-                  _mm512_mul_ps(v_act_grad(ract, o), _mm512_mul_ps(dhv, tc)));
-            store(dcp + j, m, _mm512_mul_ps(dct, f));
-          }
+          lstm_dz_row(gates + (row0 + r) * G, cs + (row0 + r) * H, c_prev, dhp, dcp, dzr, H,
+                      act, ract);
         }
         to_bf16(dzr, &dzA[r * Gp], G);
       }
@@ -214,23 +179,11 @@ struct Bf16LstmBwd {
         amx_gemm<true>(hcT.data(), Nrp, Hp, Nrp, dzV.data(), Np, dU, Np);
         n = 0;
       }
-      for (int64_t r = 0; r < Bt; ++r) {
-        const float* o = &out[r * NpHD];
-        std::memcpy(dxs + x_row(x_bm, T, B, t, b0 + r) * D, o + H, D * sizeof(float));
-        if (mask && !mask[row0 + r]) continue;
-        float* dhp = &dh[r * H];
-        if (!rm) {
-          std::memcpy(dhp, o, H * sizeof(float));
-          continue;
-        }
-        const float* m = rm + (b0 + r) * H;
-        const float* hp = h_prev + r * H;
-        float* a = &acc[r * H];
-        for (int64_t j = 0; j < H; ++j) {
-          dhp[j] = o[j] * m[j];
-          a[j] += hp[j] * o[j];
-        }
-      }
+      for (int64_t r = 0; r < Bt; ++r)
+        lstm_scatter_row(&out[r * NpHD], H, D, !mask || mask[row0 + r],
+                         dxs + x_row(x_bm, T, B, t, b0 + r) * D, &dh[r * H],
+                         rm ? rm + (b0 + r) * H : nullptr, h_prev + r * H,
+                         rm ? &acc[r * H] : nullptr);
     }
     std::memcpy(dh0 + b0 * H, dh.data(), Bt * H * sizeof(float));
     std::memcpy(dc0 + b0 * H, dc.data(), Bt * H * sizeof(float));
