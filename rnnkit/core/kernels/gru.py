@@ -239,7 +239,7 @@ KERNEL = CellKernel(
         "z = σ(xz + uz);  r = σ(xr + ur);  ĥ = act(xh + r ⊙ uh)",
         "h' = z ⊙ h + (1 - z) ⊙ ĥ;  output h'",
     ),
-    param_formula="3H·(D + H + 2)",  # "+ 1" / "+ 2": the bias rows
+    param_formula="3H·(D + H + 2)",  # + 2: input and recurrent bias rows
     weight_shapes=dense_weight_shapes(3, bias_rows=2),
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),

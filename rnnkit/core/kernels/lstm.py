@@ -199,7 +199,7 @@ KERNEL = CellKernel(
         "c' = σ(f) ⊙ c + σ(i) ⊙ act(g)",
         "h' = σ(o) ⊙ act(c');  output h'",
     ),
-    param_formula="4H·(D + H + 1)",  # "+ 1" / "+ 2": the bias rows
+    param_formula="4H·(D + H + 1)",  # + 1: the bias (use_bias=True)
     weight_shapes=dense_weight_shapes(4),
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),
