@@ -284,6 +284,9 @@ def explicit_cases():
     add("ctc_loss", I(2, 3, lo=1, hi=4), F(2, 6, 5), np.array([3, 2], "int32"),
         np.array([6, 5], "int32"))
     add("ctc_decode", F(2, 6, 5), np.array([6, 4], "int32"))
+    add("ctc_decode", I(2, 7, 4, lo=0, hi=3).astype("float32"), np.array([7, 5], "int32"),
+        merge_repeated=False)
+    add("ctc_decode", F(3, 5, 4), np.array([5, 1, 3], "int32"), mask_index=None)
     add("unfold", F(2, 3, 5, 5), 2)
     add("unfold", F(1, 2, 6, 6), (3, 2), 1, 1, 2)
     add("fold", F(2, 12, 16), (5, 5), 2)
@@ -366,6 +369,8 @@ def explicit_cases():
     add("irfft", (F(3, 5), F(3, 5)), 6)
     add("stft", F(2, 32), 8, 4, 8)
     add("stft", F(32), 8, 4, 16, window="hamming", center=False)
+    add("stft", F(3, 20), 6, 3, 8, window=None)
+    add("stft", F(20), 5, 2, 5, window=P(5), center=False)
     add("istft", (F(2, 9, 5), F(2, 9, 5)), 8, 4, 8)
     add("view_as_complex", F(3, 2))
     add("view_as_real", (F(3) + 1j * F(3)).astype("complex64"))

@@ -80,8 +80,15 @@ def op(signature: str, target, doc: str | None = None, *, unwrap: bool = True):
     sig, name = parse_signature(signature)
     kinds = [(p.name, p.kind) for p in sig.parameters.values()]
     P = inspect.Parameter
+    # Fast path for the common call (only positional arguments, no *args/**kwargs): the
+    # values are the arguments followed by the remaining defaults.
+    simple = all(k is P.POSITIONAL_OR_KEYWORD for _, k in kinds)
+    defaults = [p.default for p in sig.parameters.values()]
+    n_required = sum(d is P.empty for d in defaults)
 
-    def fn(*args, **kwargs):
+    def bind(args, kwargs):
+        if simple and not kwargs and n_required <= len(args) <= len(defaults):
+            return [prepare(a) for a in args] + defaults[len(args):], {}
         try:
             bound = sig.bind(*args, **kwargs)
         except TypeError as e:
@@ -98,6 +105,12 @@ def op(signature: str, target, doc: str | None = None, *, unwrap: bool = True):
                 extra[pname] = prepare(v)
             else:
                 values.append(prepare(v))
+        return values, extra
+
+    def fn(*args, **kwargs):
+        values, extra = bind(args, kwargs)
+        if jax.config.jax_numpy_rank_promotion == "allow":
+            return target(*values, **extra)
         with jax.numpy_rank_promotion("allow"):
             return target(*values, **extra)
 

@@ -94,10 +94,43 @@ view_as_real = op("view_as_real(x)",
 rearrange = op("rearrange(tensor, pattern, **axes_lengths)", _rearrange,
                doc="einops-style axis rearrangement, e.g. `rearrange(x, \"b t d -> t b d\")`.")
 
-_SIGNAL = "short-time Fourier transforms are not provided; frame with `extract_sequences` and " \
-          "use `rfft`."
-stft = not_applicable("stft(x, sequence_length, sequence_stride, fft_length, window='hann', "
-                      "center=True)", _SIGNAL)
+_WINDOWS = {"hann": (0.5, 0.5), "hamming": (0.54, 0.46)}  # a - b cos(2 pi n / N), periodic
+
+
+def _stft(x, sequence_length, sequence_stride, fft_length, window, center):
+    x = jnp.asarray(x)
+    if x.dtype not in (jnp.float32, jnp.float64):
+        raise TypeError(f"stft expects float32 or float64 input. Received: dtype={x.dtype}.")
+    if fft_length < sequence_length:
+        raise ValueError(f"stft: fft_length ({fft_length}) must be >= sequence_length "
+                         f"({sequence_length}).")
+    if center:  # frames centred on the samples: reflect-pad half an FFT on both sides
+        pad = [(0, 0)] * (x.ndim - 1) + [(fft_length // 2, fft_length // 2)]
+        x = jnp.pad(x, pad, mode="reflect")
+    if window is None:
+        win = jnp.ones((sequence_length,), x.dtype)
+    elif isinstance(window, str):
+        if window not in _WINDOWS:
+            raise ValueError(f"stft: window must be one of {sorted(_WINDOWS)}, an array of "
+                             f"length sequence_length, or None. Received: window={window!r}.")
+        a, b = _WINDOWS[window]
+        win = a - b * jnp.cos(2 * jnp.pi * jnp.arange(sequence_length) / sequence_length)
+    else:
+        win = jnp.asarray(window)
+        if win.shape != (sequence_length,):
+            raise ValueError(f"stft: window must have shape ({sequence_length},). "
+                             f"Received: {win.shape}.")
+    left = (fft_length - sequence_length) // 2
+    win = jnp.pad(win.astype(x.dtype), (left, fft_length - sequence_length - left))
+    frames = _extract_sequences(x, fft_length, sequence_stride)
+    return _pair(jnp.fft.rfft(frames * win, n=fft_length))
+
+
+stft = op("stft(x, sequence_length, sequence_stride, fft_length, window='hann', center=True)",
+          _stft, doc="Short-time Fourier transform of real `x` over its last axis: `(real, "
+                     "imag)` of shape (..., frames, fft_length // 2 + 1).")
+_SIGNAL = "the inverse short-time Fourier transform is not provided; invert `stft` frames " \
+          "with `irfft` and overlap-add them."
 istft = not_applicable("istft(x, sequence_length, sequence_stride, fft_length, length=None, "
                        "window='hann', center=True)", _SIGNAL)
 

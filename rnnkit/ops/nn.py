@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rnnkit.ops._build import FLOATX, not_applicable, op, to_float
+from rnnkit.ops._build import FLOATX, op, to_float
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): clipping of probabilities, norm lower bounds
 
@@ -237,10 +237,41 @@ ctc_loss = op("ctc_loss(target, output, target_length, output_length, mask_index
 from rnnkit.ops._nn_conv import *  # noqa: E402,F401,F403  (convolution, pooling, attention)
 from rnnkit.ops._nn_conv import __all__ as _conv_names  # noqa: E402
 
-ctc_decode = not_applicable(
+def _ctc_greedy(inputs, lengths, merge_repeated, mask_index):
+    """Best class per step; steps past a sequence's length count as blank with score 0."""
+    batch, steps, _ = inputs.shape
+    past_end = jnp.arange(steps)[None, :] >= jnp.asarray(lengths, "int32")[:, None]
+    best = jnp.where(past_end, mask_index, jnp.argmax(inputs, axis=-1))
+    score = jnp.where(past_end, 0.0, jnp.max(inputs, axis=-1))
+    if merge_repeated:  # a step repeating the previous step's class adds nothing
+        repeat = jnp.pad(best[:, 1:] == best[:, :-1], ((0, 0), (1, 0)))
+        best = jnp.where(repeat, mask_index, best)
+    blank = best == mask_index
+    # labels first in time order, then the -1 padding (a stable sort on "is blank")
+    order = jnp.argsort(blank, axis=-1, stable=True)
+    decoded = jnp.take_along_axis(jnp.where(blank, -1, best), order, axis=-1)
+    return decoded[None], -jnp.sum(score, axis=1, keepdims=True)
+
+
+def _ctc_decode(inputs, sequence_lengths, strategy, beam_width, top_paths, merge_repeated,
+                mask_index):
+    if strategy == "beam_search":
+        raise NotImplementedError("ctc_decode: strategy='beam_search' is not available in "
+                                  "rnnkit; use strategy='greedy'.")
+    if strategy != "greedy":
+        raise ValueError(f"ctc_decode: strategy must be 'greedy' or 'beam_search'. "
+                         f"Received: strategy={strategy!r}.")
+    inputs = to_float(inputs)
+    if mask_index is None:
+        mask_index = inputs.shape[-1] - 1
+    return _ctc_greedy(inputs, sequence_lengths, merge_repeated, mask_index)
+
+
+ctc_decode = op(
     "ctc_decode(inputs, sequence_lengths, strategy='greedy', beam_width=100, top_paths=1, "
-    "merge_repeated=True, mask_index=0)",
-    "CTC decoding is not provided; take `argmax` over classes and merge repeats yourself.")
+    "merge_repeated=True, mask_index=0)", _ctc_decode,
+    doc="Greedy CTC decoding of (batch, time, classes) scores: `(decoded, scores)`, decoded "
+        "of shape (1, batch, time) padded with -1, scores `-sum(max score per step)`.")
 
 __all__ = (list(_SAME_IN_JAX_NN) + list(_conv_names) + """elu celu gelu glu leaky_relu
 squareplus softmax log_softmax hard_shrink soft_shrink tanh_shrink threshold sparsemax one_hot

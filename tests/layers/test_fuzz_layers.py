@@ -1,10 +1,9 @@
 """Fuzzing the public layer API: random construction arguments, input shapes and dtypes.
 
 Every example ends in a correct result (shapes, finite values, a NumPy reference for
-SimpleRNN) or a clear ValueError/TypeError (see tests/fuzz_support.py). The inputs that still
-fail because of open defects of issue 12 are in the `xfail(strict=True)` tests at the end,
-each naming its defect: they turn into failures (XPASS) once the defect is fixed, and then
-the marker is removed.
+SimpleRNN) or a clear ValueError/TypeError (see tests/reference/fuzz_support.py). The tests
+at the end aim at the input defects of issue 12 (NumPy integer units, nested lists, complex
+and string arrays); they failed before those were fixed.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ BAD_RATES = [-0.1, 1.0, 1.5, "x", None]
 
 
 def _valid_units(units):
-    return isinstance(units, int) and not isinstance(units, bool) and units > 0
+    return isinstance(units, (int, np.integer)) and not isinstance(units, bool) and units > 0
 
 
 def _numpy_simple_rnn(layer, x, act, go_backwards):
@@ -44,7 +43,8 @@ def _numpy_simple_rnn(layer, x, act, go_backwards):
 
 @FUZZ
 @given(kind=st.sampled_from(sorted(KINDS)),
-       units=st.one_of(st.integers(-2, 4), st.sampled_from([2.0, 2.5, "3", None, [2]])),
+       units=st.one_of(st.integers(-2, 4), st.sampled_from([2.0, 2.5, "3", None, [2]]),
+                      st.integers(1, 3).map(np.int64)),
        activation=st.sampled_from(list(ACTIVATIONS) + BAD_ACTIVATIONS),
        dropout=st.sampled_from(GOOD_RATES + BAD_RATES),
        flags=st.fixed_dictionaries({k: st.booleans() for k in (
@@ -110,8 +110,7 @@ def test_bad_object_arguments_are_named(kind, name, value):
     assert_clear(error)
 
 
-# ---- open defects of issue 12 (owned by the `hardening` work); strict xfails --------------
-@pytest.mark.xfail(strict=True, reason="issue 12 defect 8: NumPy integer units are refused")
+# ---- issue 12 defects 3, 5, 6, 8 (fixed by the `hardening` work): regression fuzz --------
 @FUZZ
 @given(kind=st.sampled_from(sorted(KINDS)), units=st.integers(1, 4),
        int_type=st.sampled_from([np.int64, np.int32, np.uint8]))
@@ -121,7 +120,6 @@ def test_numpy_integer_units_are_accepted(kind, units, int_type):
     assert tuple(out.shape) == (2, units)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 defect 8: nested lists are read as rank 0")
 @FUZZ
 @given(shape=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)))
 def test_nested_list_input_is_converted(shape):
@@ -131,8 +129,6 @@ def test_nested_list_input_is_converted(shape):
     np.testing.assert_allclose(np.asarray(layer(x.tolist())), want, rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 defect 8: complex input silently loses its "
-                                       "imaginary part; string input gives JAX's error")
 @FUZZ
 @given(dtype=st.sampled_from(["complex64", "complex128", "str", "object"]))
 def test_complex_and_string_inputs_are_refused_clearly(dtype):

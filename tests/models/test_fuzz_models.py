@@ -1,10 +1,11 @@
 """Fuzzing the public model API: compile/fit/evaluate/predict with random and bad arguments.
 
 Every example ends in a correct result (history of finite losses, predictions of the right
-shape equal to calling the model) or a clear ValueError/TypeError (tests/fuzz_support.py).
-Models are built once per shape and reused, so compiling stays cheap. The inputs that still
-fail because of open defects of issue 12 are in the `xfail(strict=True)` tests at the end,
-each naming its defect.
+shape equal to calling the model) or a clear ValueError/TypeError
+(tests/reference/fuzz_support.py).
+Models are built once per shape and reused, so compiling stays cheap. The tests at the end
+aim at defects 3, 5 and 6 of issue 12 (they failed before those were fixed); the
+`xfail(strict=True)` ones are new findings, open, each saying what fails.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _data(n, x_shape=None, y_shape=None, seed=0):
 
 
 GOOD_BATCH = [None, 1, 2, 3, 64, np.int64(2)]
-BAD_BATCH = [-1, 3.5, [2]]
+BAD_BATCH = [-1, 0, 3.5, "2", [2]]
 
 
 @FUZZ
@@ -146,9 +147,7 @@ def test_metrics_given_as_a_string_is_refused_at_compile():
         model.compile(optimizer="sgd", loss="mse", metrics="mae")
 
 
-# ---- open defects of issue 12 (owned by the `hardening` work); strict xfails --------------
-@pytest.mark.xfail(strict=True, reason="issue 12 defect 5: fit(batch_size=0) and "
-                                       "batch_size='2' are not refused clearly")
+# ---- issue 12 defects 3, 5, 6, 8 (fixed by the `hardening` work): regression fuzz --------
 @FUZZ
 @given(batch_size=st.sampled_from([0, "2"]))
 def test_fit_zero_or_string_batch_size_is_refused(batch_size):
@@ -158,7 +157,6 @@ def test_fit_zero_or_string_batch_size_is_refused(batch_size):
     assert_clear(error)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 defect 5: fit on empty arrays 'succeeds'")
 @FUZZ
 @given(kind=st.sampled_from(["SimpleRNN", "LSTM"]))
 def test_fit_on_empty_arrays_is_refused(kind):
@@ -168,8 +166,6 @@ def test_fit_on_empty_arrays_is_refused(kind):
     assert_clear(error)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 defect 5: fit(x, None) with a compiled loss "
-                                       "raises 'object of type NoneType has no len()'")
 @FUZZ
 @given(kind=st.sampled_from(["SimpleRNN", "GRU"]))
 def test_fit_without_targets_is_refused_clearly(kind):
@@ -179,8 +175,6 @@ def test_fit_without_targets_is_refused_clearly(kind):
     assert_clear(error)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 defect 6: out-of-range sparse labels get "
-                                       "loss 0 silently")
 @FUZZ
 @given(label=st.sampled_from([-1, K, K + 3]))
 def test_out_of_range_sparse_labels_are_refused(label):
@@ -192,8 +186,6 @@ def test_out_of_range_sparse_labels_are_refused(label):
     assert_clear(error)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 defect 3: stateful without a fixed batch size "
-                                       "raises \"'NoneType' object is not iterable\"")
 @FUZZ
 @given(kind=st.sampled_from(["SimpleRNN", "LSTM", "GRU"]))
 def test_stateful_without_batch_size_is_explained(kind):
