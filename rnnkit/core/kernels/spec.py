@@ -2,7 +2,7 @@
 
 Each cell kind's module in this package builds one `CellKernel` and the registry
 (`rnnkit.core.kernels`) maps its `kind` to it. Dispatch (`rnnkit.core.fused`), planning
-(`rnnkit.core.policy`), the native loader and `explain` read these fields; none of them asks
+(`rnnkit.core.policy`) and the engine check read these fields; none of them asks
 which cell it is.
 """
 
@@ -48,7 +48,7 @@ class CellKernel:
     gates: int  # gate blocks side by side in kernel / recurrent_kernel: (D, gates * H)
     states: tuple  # state names in order, e.g. ("h", "c"); the output is states[0]
     step: Callable  # the pure step of rnnkit.core.cells: (params, state, x_t) -> (state, y_t)
-    equations: tuple  # lines of text, in the code's gate order (what `explain` prints)
+    equations: tuple  # lines of text, in the code's gate order (for `explain`)
     # weight name -> shape (None: absent), from the cell's configuration; the dense kinds take
     # (input_dim, units, use_bias), other kinds their own arguments (e.g. kernel size)
     weight_shapes: Callable
