@@ -1063,7 +1063,7 @@ def load_for_explain(path):
 
 def _looks_like_path(text: str) -> bool:
     t = text.strip()
-    return ("(" not in t) and ("/" in t or "\\" in t or t.endswith((".rnnkit", ".keras",
+    return ("(" not in t) and ("/" in t or "\\" in t or t.endswith((".rnnkit", ".keras", ".h5",
                                                                     ".json", ".npz")))
 
 
