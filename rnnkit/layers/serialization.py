@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rnnkit.layers.layer import Layer
+
 _CUSTOM: dict[str, type] = {}
 
 
@@ -11,12 +13,22 @@ def register(cls):
     return cls
 
 
-def _lookup(name: str):
-    import rnnkit.layers as layers
+def _builtin_classes() -> dict[str, type]:
+    """rnnkit's public layer classes by name: the `Layer` subclasses defined in rnnkit.layers
+    (all loaded by then: importing this module imports the rnnkit.layers package)."""
+    out, todo = {}, [Layer]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith("rnnkit.layers") and not cls.__name__.startswith("_"):
+            out.setdefault(cls.__name__, cls)
+        todo.extend(cls.__subclasses__())
+    return out
 
+
+def _lookup(name: str):
     if name in _CUSTOM:
         return _CUSTOM[name]
-    cls = getattr(layers, name, None)
+    cls = _builtin_classes().get(name)
     if cls is None:
         raise ValueError(
             f"Unknown layer class '{name}'. If it is a custom layer, decorate it with "
