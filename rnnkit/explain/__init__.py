@@ -21,7 +21,7 @@ The package, in the order data flows through it:
     describe.py   one layer (resolve shape, build, call, describer, arguments) or a model
     recurrent.py  describers: RNN (LSTM, GRU, SimpleRNN...), Bidirectional, cells
     basic.py      describers: Dense, Embedding, TimeDistributed, Dropout, generic
-    cells.py      one cell: equations, per-weight formulas (cell knowledge by cell kind)
+    cells.py      one cell: equations and formulas, read from its kind's kernel spec
     formulas.py   formula arithmetic ("4*u*(d+u)+4*u" -> 17920, substitution)
     effects.py    what each argument changes: a table keyed by argument name
     render.py     `Explanation`: to_dict / to_json / to_text / rich
@@ -43,9 +43,10 @@ for the class (subclasses inherit it), e.g. in `basic.py` / `recurrent.py`'s `re
                                 effects={"my_arg": lambda v, ctx: f"... {v} ..."}))
 
 `basic.describe_dense` is a short complete example. A new recurrent CELL kind needs no
-describer: an RNN subclass is described by the RNN describer, and the cell's equations come
-from its kind (`cell._fused_kind`, the key of `rnnkit.core.kernels`); without an entry in
-`cells.CELL_TEXTS` it is described from its weights. Argument effects shared by every layer
+describer: an RNN subclass is described by the RNN describer, and the cell's equations,
+gate order and formulas come from its kind's spec (`cell._fused_kind`, the key of
+`rnnkit.core.kernels`: `CellKernel.equations` and `.explain`); a cell without a kind is
+described from its weights. Argument effects shared by every layer
 go in `effects.EFFECTS`.
 """
 

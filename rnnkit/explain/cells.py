@@ -1,92 +1,46 @@
 """One recurrent cell explained: its equations, weights and parameter formula.
 
 A cell is recognised by its kind (`cell._fused_kind`, e.g. "lstm"), the key of the cell-kind
-registry in `rnnkit.core.kernels`. Gate count and state names come from the kind's spec;
-the equation text below is the one place of cell knowledge left in `explain`.
-Cells of any other kind (custom cells) are described from their weights alone.
+registry `rnnkit.core.kernels`; everything printed about the kind (gate count, state names,
+bias layout, equations, gate order) is read from its `CellKernel` spec. Cells without a
+kind (custom cells), or whose kind's weights are not the dense kernel / recurrent_kernel /
+bias layout, are described from their weights alone.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
+from rnnkit.core.kernels import KERNELS
 from rnnkit.explain.formulas import eval_formula, prod, shape_product_formula, substitute, \
     weight_rows
 
-__all__ = ["CellText", "CELL_TEXTS", "cell_text", "describe_cell", "state_names", "act_name"]
+__all__ = ["cell_kernel", "cell_text", "describe_cell", "state_names", "act_name"]
+
+_DENSE_WEIGHTS = {"kernel", "recurrent_kernel", "bias"}
 
 
-@dataclasses.dataclass(frozen=True)
-class CellText:
-    """What `explain` prints for one cell kind.
-
-    `equations` are (expression, comment) templates in the code's gate order, formatted with
-    u, u2, u3, u4 (multiples of units), act, ract (activation names), bias (" + bias" or ""),
-    bias_in / bias_rec (" + bias[0]" / " + bias[1]" or "").
-    """
-
-    gates: int
-    states: tuple
-    bias_rows: int  # 0: bias (gates*u,); 2: bias (2, gates*u)
-    gate_order: str
-    equations: tuple
-    activation_use: str  # what `activation` is applied to
-    recurrent_gates: str = "the gates"  # what `recurrent_activation` is applied to
-    state_note: str = ""  # appended to the `units` effect
-
-
-_ONE_STATE_OUT = ("output_t = h_t;  state = [h_t]", "")
-
-CELL_TEXTS = {
-    "simple_rnn": CellText(
-        gates=1, states=("h",), bias_rows=0, gate_order="(one block)",
-        equations=(("h_t = {act}(x_t @ kernel{bias} + h_(t-1) @ recurrent_kernel)",
-                    "(batch, {u})"), _ONE_STATE_OUT),
-        activation_use="the new state h_t"),
-    "lstm": CellText(
-        gates=4, states=("h", "c"), bias_rows=0, gate_order="i, f, c, o",
-        equations=(
-            ("z = x_t @ kernel + h_(t-1) @ recurrent_kernel{bias}", "(batch, {u4})"),
-            ("i = {ract}(z[:, 0:{u}])", "input gate"),
-            ("f = {ract}(z[:, {u}:{u2}])", "forget gate"),
-            ("g = {act}(z[:, {u2}:{u3}])", "candidate cell values (the 'c' block)"),
-            ("o = {ract}(z[:, {u3}:{u4}])", "output gate"),
-            ("c_t = f * c_(t-1) + i * g", "new cell state"),
-            ("h_t = o * {act}(c_t)", "new hidden state"),
-            ("output_t = h_t;  states = [h_t, c_t]", "")),
-        activation_use="the candidate g and the output tanh(c_t)",
-        recurrent_gates="i, f and o", state_note=" (h and the cell state c)"),
-    "gru": CellText(
-        gates=3, states=("h",), bias_rows=2, gate_order="z, r, h",
-        equations=(
-            ("x_z, x_r, x_h = split(x_t @ kernel{bias_in}, 3)", "each (batch, {u})"),
-            ("h_z, h_r, h_h = split(h_(t-1) @ recurrent_kernel{bias_rec}, 3)", ""),
-            ("z = {ract}(x_z + h_z)", "update gate (columns 0:{u})"),
-            ("r = {ract}(x_r + h_r)", "reset gate (columns {u}:{u2})"),
-            ("h~ = {act}(x_h + r * h_h)",
-             "candidate (columns {u2}:{u3}); reset applied after the matmul"),
-            ("h_t = z * h_(t-1) + (1 - z) * h~", "new state"),
-            _ONE_STATE_OUT),
-        activation_use="the candidate h~", recurrent_gates="z and r"),
-    "gru_v1": CellText(
-        gates=3, states=("h",), bias_rows=0, gate_order="z, r, h",
-        equations=(
-            ("x_z, x_r, x_h = split(x_t @ kernel{bias}, 3)", "each (batch, {u})"),
-            ("z = {ract}(x_z + h_(t-1) @ recurrent_kernel[:, 0:{u}])", "update gate"),
-            ("r = {ract}(x_r + h_(t-1) @ recurrent_kernel[:, {u}:{u2}])", "reset gate"),
-            ("h~ = {act}(x_h + (r * h_(t-1)) @ recurrent_kernel[:, {u2}:{u3}])",
-             "candidate; reset applied before the matmul"),
-            ("h_t = z * h_(t-1) + (1 - z) * h~", "new state"),
-            _ONE_STATE_OUT),
-        activation_use="the candidate h~", recurrent_gates="z and r"),
-}
+def cell_kernel(cell):
+    """The `CellKernel` of `cell`'s kind when explain can write its formulas, else None."""
+    kernel = KERNELS.get(getattr(cell, "_fused_kind", None)) if cell is not None else None
+    if kernel is None or not hasattr(cell, "units"):
+        return None
+    try:
+        names = set(kernel.weight_shapes(1, 1, True))
+    except TypeError:  # a kind whose weights are not (input_dim, units, use_bias)-shaped
+        return None
+    return kernel if names == _DENSE_WEIGHTS else None
 
 
 def cell_text(cell):
-    """The `CellText` of `cell`'s kind, or None for a cell rnnkit has no equations for."""
-    if cell is None:
-        return None
-    return CELL_TEXTS.get(getattr(cell, "_fused_kind", None))
+    """How explain words `cell`'s kind (`ExplainText`), or None for a cell it has no
+    equations for."""
+    kernel = cell_kernel(cell)
+    return kernel.explain if kernel is not None else None
+
+
+def _bias_rows(kernel) -> int:
+    """0 for a bias of shape (gates*u,), R for (R, gates*u)."""
+    shape = kernel.weight_shapes(1, 1, True)["bias"]
+    return shape[0] if len(shape) == 2 else 0
 
 
 def act_name(fn) -> str:
@@ -101,18 +55,19 @@ def act_name(fn) -> str:
     return getattr(fn, "__name__", "activation")
 
 
-def _formula(text, use_bias, d, u):
+def _formula(kernel, use_bias, d, u):
     """(formula, {weight: (shape formula, count formula)}); d, u are the variable names."""
-    g = text.gates
+    g = kernel.gates
     gu = u if g == 1 else f"{g}*{u}"
     main = f"{u}*({d}+{u})" if g == 1 else f"{g}*{u}*({d}+{u})"
     per = {"kernel": (f"({d}, {gu})", f"{d}*{gu}"),
            "recurrent_kernel": (f"({u}, {gu})", f"{u}*{gu}")}
     if not use_bias:
         return main, per
-    if text.bias_rows:
-        per["bias"] = (f"({text.bias_rows}, {gu})", f"{text.bias_rows}*{gu}")
-        return f"{main}+{text.bias_rows * g}*{u}", per
+    rows = _bias_rows(kernel)
+    if rows:
+        per["bias"] = (f"({rows}, {gu})", f"{rows}*{gu}")
+        return f"{main}+{rows * g}*{u}", per
     per["bias"] = (f"({gu},)", gu)
     return f"{main}+{gu}", per
 
@@ -123,7 +78,12 @@ def _align(pairs):
     return [f"{e.ljust(width)}   # {c}" if c else e for e, c in pairs]
 
 
-def _equations(text, cell, u):
+def _line(line, values):
+    expression, comment = (line, "") if isinstance(line, str) else line
+    return expression.format(**values), comment.format(**values)
+
+
+def _equations(kernel, cell, u):
     b = cell.use_bias
     ract = getattr(cell, "recurrent_activation", None)
     values = {"u": u, "u2": 2 * u, "u3": 3 * u, "u4": 4 * u,
@@ -131,16 +91,16 @@ def _equations(text, cell, u):
               "ract": act_name(ract) if ract is not None else "",
               "bias": " + bias" if b else "",
               "bias_in": " + bias[0]" if b else "", "bias_rec": " + bias[1]" if b else ""}
-    return _align([(e.format(**values), c.format(**values)) for e, c in text.equations])
+    return _align([_line(line, values) for line in kernel.equations])
 
 
 def state_names(cell) -> list:
     from rnnkit.layers.stacked import flat_sizes
 
-    text = cell_text(cell)
+    kernel = cell_kernel(cell)
     n = len(flat_sizes(cell.state_size))
-    if text is not None and len(text.states) == n:
-        return list(text.states)
+    if kernel is not None and len(kernel.states) == n:
+        return list(kernel.states)
     return ["h"] if n == 1 else [f"state_{i}" for i in range(n)]
 
 
@@ -149,19 +109,19 @@ def describe_cell(cell, input_dim, owner_name, suffix="") -> dict:
     named d{suffix}, u{suffix}."""
     from rnnkit.layers.stacked import flat_sizes
 
-    text = cell_text(cell)
+    kernel = cell_kernel(cell)
     sizes = flat_sizes(cell.state_size)
     out_size = getattr(cell, "output_size", sizes[0])
     info = {"class_name": type(cell).__name__, "name": cell.name, "input_dim": input_dim,
             "units": getattr(cell, "units", sizes[0]), "output_size": out_size,
             "state_sizes": sizes, "state_names": state_names(cell)}
     weights = list(cell.weights)
-    if text is not None:
+    if kernel is not None:
         d, u = f"d{suffix}", f"u{suffix}"
         variables = {d: int(input_dim), u: int(cell.units)}
-        formula, per = _formula(text, cell.use_bias, d, u)
-        eqs = _equations(text, cell, cell.units)
-        info.update(gate_order=text.gate_order, equations=eqs, variables=variables)
+        formula, per = _formula(kernel, cell.use_bias, d, u)
+        eqs = _equations(kernel, cell, cell.units)
+        info.update(gate_order=kernel.explain.gate_order, equations=eqs, variables=variables)
         info["weights"] = weight_rows(weights, owner_name, per, variables)
         if cell.dropout or cell.recurrent_dropout:
             extra = []

@@ -3,7 +3,8 @@
 `EFFECTS` maps an argument name to `(value, ctx) -> text`; `SUFFIX_EFFECTS` covers the
 `*_regularizer` / `*_initializer` / `*_constraint` families; a layer's describer may override
 any entry for its own class (`Describer.effects`, e.g. Dense's `units`). `ctx` holds what the
-describer learned about this call: `cell_text` (the cell kind's `CellText` or None),
+describer learned about this call: `cell_text` (the cell kind's
+`rnnkit.core.kernels.spec.ExplainText`, or None),
 `timesteps`, `seq_shape`, `last_shape`, `state_desc`, `inner_units`, `output_shape`.
 """
 
