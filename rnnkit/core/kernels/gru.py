@@ -245,7 +245,7 @@ KERNEL = CellKernel(
     ),
     explain=ExplainText(gate_order="z, r, h", activation_use="the candidate h~",
                         recurrent_gates="z and r"),
-    param_formula="3H·(D + H + 2)",  # "+ 1" / "+ 2": the bias rows
+    param_formula="3H·(D + H + 2)",  # + 2: input and recurrent bias rows
     weight_shapes=dense_weight_shapes(3, bias_rows=2),
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),

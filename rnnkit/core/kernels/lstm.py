@@ -205,7 +205,7 @@ KERNEL = CellKernel(
     explain=ExplainText(gate_order="i, f, c, o",
                         activation_use="the candidate g and the output tanh(c_t)",
                         recurrent_gates="i, f and o", state_note=" (h and the cell state c)"),
-    param_formula="4H·(D + H + 1)",  # "+ 1" / "+ 2": the bias rows
+    param_formula="4H·(D + H + 1)",  # + 1: the bias (use_bias=True)
     weight_shapes=dense_weight_shapes(4),
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),

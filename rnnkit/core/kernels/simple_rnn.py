@@ -170,7 +170,7 @@ KERNEL = CellKernel(
         "output_t = h_t;  state = [h_t]",
     ),
     explain=ExplainText(gate_order="(one block)", activation_use="the new state h_t"),
-    param_formula="H·(D + H + 1)",  # "+ 1" / "+ 2": the bias rows
+    param_formula="H·(D + H + 1)",  # + 1: the bias (use_bias=True)
     weight_shapes=dense_weight_shapes(1),
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),
