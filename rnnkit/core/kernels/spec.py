@@ -74,6 +74,11 @@ class CellKernel:
     concat: bool = False
     # activation kinds (`Act.kind`) the native loops implement
     native_activations: tuple = ("tanh", "sigmoid", "linear")
+    # the C++ file (rnnkit/core/native) of bf16 variants of the native loops: the same
+    # handlers with a "_bf16" infix (rnnkit_<kind>_bf16_forward, ...), matmuls on the AMX
+    # tile unit with bf16 operands and float32 accumulation; the native loops call them when
+    # the plan's compute_dtype is "bfloat16" (the mixed_bfloat16 policy). None: XLA runs bf16.
+    native_bf16_source: Optional[str] = None
     # the parameter count as text, e.g. "4H·(D + H + 1)"
     param_formula: str = ""
     explain: ExplainText = ExplainText()
