@@ -2,7 +2,7 @@
 
 Each cell kind's module in this package builds one `CellKernel` and the registry
 (`rnnkit.core.kernels`) maps its `kind` to it. Dispatch (`rnnkit.core.fused`), planning
-(`rnnkit.core.policy`), the native loader and `explain` read these fields; none of them asks
+(`rnnkit.core.policy`) and the engine check read these fields; none of them asks
 which cell it is.
 """
 
