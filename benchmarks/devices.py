@@ -125,7 +125,8 @@ def main(argv=None) -> int:
             results[n] += out["ms"]
             print(f"round {r + 1}: {n} device(s): median {statistics.median(out['ms']):.1f} "
                   f"ms/step, first step {out['first_s']:.1f} s", flush=True)
-    command = "python3 -m benchmarks.devices" + (" --write" if args.write else "")
+    command = " ".join(["python3 -m benchmarks.devices"] + list(sys.argv[1:] if argv is None
+                                                                 else argv))
     text = section(results, args.devices, args.rounds, args.steps,
                    (load_before, os.getloadavg()[0]), command)
     print(text)
