@@ -1,4 +1,4 @@
-"""ConvLSTM1D/2D/3D against the NumPy reference (tests/numpy_ref_conv.py, itself checked
+"""ConvLSTM1D/2D/3D against the NumPy reference (tests/reference/numpy_ref_conv.py, itself checked
 on the 22 Keras golden cases in test_numpy_ref.py): strides, dilation, channels_first,
 masks, states, dropout, Bidirectional, step(), save/load, summary and bad input."""
 
