@@ -43,13 +43,13 @@ generic scan or its own sequence function.
 
 from __future__ import annotations
 
-from rnnkit.core.kernels import gru, gru_v1, lstm, simple_rnn
+from rnnkit.core.kernels import conv_lstm, gru, gru_v1, lstm, simple_rnn
 from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_shapes
 
 __all__ = ["CellKernel", "SequenceKernels", "KERNELS", "get_kernel", "register",
            "dense_weight_shapes"]
 
-_MODULES = (simple_rnn, lstm, gru, gru_v1)
+_MODULES = (simple_rnn, lstm, gru, gru_v1, conv_lstm)
 
 KERNELS: dict[str, CellKernel] = {}
 
