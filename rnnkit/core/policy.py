@@ -2,10 +2,11 @@
 
 `plan(kind, batch, timesteps, input_dim, units, ..., engines=...)` returns a `Plan` read by
 `rnnkit.core.fused`. It is a pure function of the cell kind's spec (`rnnkit.core.kernels`),
-the shapes, the flags and the engines the caller found available; it builds nothing. Each rule names the measurement that justified it: 2-vCPU Xeon
-(Sapphire Rapids class: AVX-512, AMX) VM, jax 0.10.2, XLA:CPU, median of 3-5 interleaved
-rounds; full tables and commands in benchmarks/PERF_NOTES.md (the earlier EPYC numbers
-are in shared/perf/xla_cpu_notes.md). None of the choices changes a result beyond float32
+the shapes, the flags and the engines the caller found available; it builds nothing.
+Each rule names the measurement that justified it: 2-vCPU Xeon (Sapphire Rapids class:
+AVX-512, AMX) VM, jax 0.10.2, XLA:CPU, median of 3-5 interleaved rounds; full tables and
+commands in benchmarks/PERF_NOTES.md (the earlier EPYC numbers are in
+shared/perf/xla_cpu_notes.md). None of the choices changes a result beyond float32
 rounding, except `compute_dtype="bfloat16"` (the opt-in mixed_bfloat16 policy).
 `RNNKIT_POLICY="infer_unroll=2,concat=0"` overrides fields, for measuring alternatives.
 
@@ -35,6 +36,9 @@ Rules:
    activations among the kind's `native_activations`), else XLA. The native loops split
    the batch over the cores themselves, so the device split (rule 5) is off for them.
    Measurements: benchmarks/PERF_NOTES.md.
+7. bf16 (the mixed_bfloat16 policy, compute_dtype "bfloat16"): the native loops' AMX variants
+   (`CellKernel.native_bf16_source`) where available (engine "native" with that compute
+   dtype), else XLA's bf16 dots. LSTM B64 T100 D64 H256: see benchmarks/PERF_NOTES.md lever 9.
 5. Batch split over CPU devices (opt-in `rnnkit.config.set_cpu_devices`): only when the
    batch divides evenly and each part keeps >= 4 rows (a B1 split cannot help: the
    recurrence is sequential). B64, 1 device -> 2 devices: LSTM train 87 -> 54 ms,
@@ -128,9 +132,11 @@ def _overrides() -> dict:
 
 
 def _engine(kernel, compute_dtype, act_kinds, dtype, engines) -> str:
-    if "native" not in engines or compute_dtype != "float32" or dtype != "float32":
-        return "xla"
     if act_kinds is None or any(k not in kernel.native_activations for k in act_kinds):
+        return "xla"
+    if compute_dtype == "bfloat16":  # rule 7: the AMX loops, which take any input dtype
+        return "native" if "native_bf16" in engines else "xla"
+    if "native" not in engines or compute_dtype != "float32" or dtype != "float32":
         return "xla"
     return "native"
 

@@ -21,7 +21,8 @@ import numpy as np
 
 from rnnkit import symbolic
 from rnnkit.layers.validation import as_numeric_array, check_numeric
-from rnnkit.variables import StatelessScope, Variable, current_scope, unwrap
+from rnnkit.variables import (StatelessScope, Variable, current_scope, explain_misuse,
+                              unwrap)
 
 _local = threading.local()
 _name_counts: collections.Counter = collections.Counter()
@@ -212,9 +213,9 @@ class Layer:
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.trainable = bool(trainable)
         self._dtype_policy = _policy_name(dtype)
-        if self._dtype_policy == "mixed_bfloat16":
-            dtype = "float32"  # float32 variables; recurrent layers use bf16 matmuls
-        self.dtype = np.dtype(dtype or "float32").name
+        # float32 variables under mixed_bfloat16 (recurrent layers use bf16 matmuls)
+        self.dtype = ("float32" if self._dtype_policy in (None, "mixed_bfloat16")
+                      else self._dtype_policy)
         self.built = d.get("built", False)
         self._losses = []
         self._inbound_nodes = []
@@ -470,7 +471,13 @@ class Layer:
 
     def _call_direct(self, args, kwargs):
         with _Tracing(kwargs.get("training")):
-            outputs = self.call(*args, **kwargs)
+            try:
+                outputs = self.call(*args, **kwargs)
+            except TypeError as err:  # `jnp.exp(self.w)`: say what to write instead
+                explained = explain_misuse(err, self)
+                if explained is None:
+                    raise
+                raise explained from err
         if self.activity_regularizer is not None:
             for out in jax.tree_util.tree_leaves(outputs):
                 self.add_loss(self.activity_regularizer(out))

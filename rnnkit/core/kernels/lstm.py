@@ -13,7 +13,8 @@ import jax.numpy as jnp
 from rnnkit.core import cells
 from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq,
                                         scan, t_mm)
-from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_shapes
+from rnnkit.core.kernels.spec import (CellKernel, ExplainText, SequenceKernels,
+                                       dense_weight_shapes)
 from rnnkit.core.native import ffi
 
 
@@ -149,8 +150,10 @@ def _native_run(cfg, p, xs, h0, c0, mask, rm, *, hs: bool, train: bool):
     H = h0.shape[-1]
     shapes = [(T, B, H) if hs else (0,), (B, H), (B, H),
               (T, B, 4 * H) if train else (0,), (T, B, H) if train else (0,)]
-    return ffi.call(SOURCE, "rnnkit_lstm_forward", shapes, xs, p.kernel, p.recurrent_kernel,
-                    ffi.opt(p.bias), h0, c0, ffi.opt(mask, jnp.bool_), ffi.opt(rm),
+    source, prefix = ffi.native_source(cfg, SOURCE)
+    return ffi.call(source, prefix + "_forward", shapes, ffi.f32(xs), p.kernel,
+                    p.recurrent_kernel, ffi.opt(p.bias), h0, c0, ffi.opt(mask, jnp.bool_),
+                    ffi.opt(rm),
                     **ffi.act_attrs(cfg), x_batch_major=int(cfg.batch_major_x))
 
 
@@ -175,15 +178,16 @@ def native_backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
     H = h0.shape[-1]
     track_rm = rm is not None
     has_bias = p.bias is not None
+    source, prefix = ffi.native_source(cfg, SOURCE)
     dxs, dW, dU, db, dh0, dc0, drm = ffi.call(
-        SOURCE, "rnnkit_lstm_backward",
+        source, prefix + "_backward",
         [xs.shape, (D, 4 * H), (H, 4 * H), (4 * H,) if has_bias else (0,), (B, H), (B, H),
          (B, H) if track_rm else (0,)],
-        xs, p.kernel, p.recurrent_kernel, G, Cs, c0, Hs, h0, ffi.opt(mask, jnp.bool_),
+        ffi.f32(xs), p.kernel, p.recurrent_kernel, G, Cs, c0, Hs, h0, ffi.opt(mask, jnp.bool_),
         ffi.opt(rm), ffi.opt(d_hs), d_hT, d_cT, **ffi.act_attrs(cfg),
         x_batch_major=int(cfg.batch_major_x))
     dp = type(p)(dW, dU, db if has_bias else None)
-    return dp, dxs, (dh0, dc0), (drm if track_rm else None)
+    return dp, dxs.astype(xs.dtype), (dh0, dc0), (drm if track_rm else None)
 
 
 KERNEL = CellKernel(
@@ -192,14 +196,23 @@ KERNEL = CellKernel(
     states=("h", "c"),
     step=cells.lstm_step,
     equations=(
-        "z = x·W + h·U + b;  i, f, g, o = split(z, 4)",
-        "c' = σ(f) ⊙ c + σ(i) ⊙ act(g)",
-        "h' = σ(o) ⊙ act(c');  output h'",
+        ("z = x_t @ kernel + h_(t-1) @ recurrent_kernel{bias}", "(batch, {u4})"),
+        ("i = {ract}(z[:, 0:{u}])", "input gate"),
+        ("f = {ract}(z[:, {u}:{u2}])", "forget gate"),
+        ("g = {act}(z[:, {u2}:{u3}])", "candidate cell values (the 'c' block)"),
+        ("o = {ract}(z[:, {u3}:{u4}])", "output gate"),
+        ("c_t = f * c_(t-1) + i * g", "new cell state"),
+        ("h_t = o * {act}(c_t)", "new hidden state"),
+        "output_t = h_t;  states = [h_t, c_t]",
     ),
-    param_formula="4H·(D + H + 1)",  # "+ 1" / "+ 2": the bias rows
+    explain=ExplainText(gate_order="i, f, c, o",
+                        activation_use="the candidate g and the output tanh(c_t)",
+                        recurrent_gates="i, f and o", state_note=" (h and the cell state c)"),
+    param_formula="4H·(D + H + 1)",  # + 1: the bias (use_bias=True)
     weight_shapes=dense_weight_shapes(4),
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),
+    native_bf16_source="lstm_bf16.cc",
     batch_major=True,
     concat=True,
 )
