@@ -9,6 +9,7 @@ from rnnkit.losses.functions import (binary_crossentropy, categorical_crossentro
                                      mean_absolute_error, mean_squared_error,
                                      sparse_categorical_crossentropy,
                                      squeeze_or_expand_to_same_rank)
+from rnnkit.utils.names import to_snake_case
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
@@ -77,7 +78,7 @@ class Loss:
         if reduction not in _REDUCTIONS:
             raise ValueError(f"Invalid `reduction`. Expected one of {list(_REDUCTIONS)}. "
                              f"Received: reduction={reduction!r}")
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self.reduction = reduction
         self.dtype = jnp.dtype(dtype or jnp.float32)
 
@@ -115,11 +116,6 @@ class Loss:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
-
-
-def _snake(name):
-    out = "".join("_" + c.lower() if c.isupper() else c for c in name)
-    return out.lstrip("_")
 
 
 class LossFunctionWrapper(Loss):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 import warnings
 from typing import Any, NamedTuple
 
@@ -16,6 +15,7 @@ import optax
 
 from rnnkit.optimizers.schedules import LearningRateSchedule, deserialize_schedule, \
     serialize_schedule
+from rnnkit.utils.names import to_snake_case
 
 __all__ = ["Optimizer", "OptimizerState", "clip_by_norm", "clip_by_global_norm"]
 
@@ -63,10 +63,6 @@ def clip_by_global_norm(grads, clipnorm):
 # --------------------------------------------------------------------------------------
 # Base optimizer
 # --------------------------------------------------------------------------------------
-
-
-def _snake_case(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _standardize_learning_rate(learning_rate):
@@ -145,7 +141,7 @@ class Optimizer:
                 f"Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
                 f"global_clipnorm={global_clipnorm}. Keep one and pass None for the others."
             )
-        self.name = name or self._default_name or _snake_case(type(self).__name__)
+        self.name = name or self._default_name or to_snake_case(type(self).__name__)
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
