@@ -26,7 +26,7 @@ def path_exists(text: str) -> bool:
 
 def looks_like_path(text: str) -> bool:
     t = text.strip()
-    return ("(" not in t) and ("/" in t or "\\" in t or t.endswith((".rnnkit", ".keras",
+    return ("(" not in t) and ("/" in t or "\\" in t or t.endswith((".rnnkit", ".keras", ".h5",
                                                                     ".json", ".npz")))
 
 
