@@ -20,7 +20,7 @@ from rnnkit import metrics as metrics_mod
 from rnnkit import optimizers as optimizers_mod
 from rnnkit.core import sparse
 from rnnkit.core.jit import jit_forwarding_values
-from rnnkit.layers.layer import _Tracing
+from rnnkit.layers.tracing import Tracing
 from rnnkit.models import callbacks as callbacks_mod
 from rnnkit.models.data import (batches, check_batch_size, check_epochs, check_fit_data,
                                 split_validation, to_host)
@@ -82,7 +82,7 @@ class Trainer:
     def _forward(self, variables, values, x, training):
         scope = StatelessScope(variables, values)
         scope.losses = []
-        with scope, _Tracing(training):
+        with scope, Tracing(training):
             if getattr(self, "_graph", None) is not None:
                 y_pred, masks = self.call_with_masks(x, training=training)
             else:
