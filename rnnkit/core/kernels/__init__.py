@@ -4,8 +4,7 @@ Everything rnnkit knows about one kind of recurrent cell lives in one module of 
 (`lstm.py`, `gru.py`, `gru_v1.py`, `simple_rnn.py`), which builds one frozen
 `CellKernel` named `KERNEL`; the registry line below makes it known. The fused sequence
 kernel and its custom VJP (`rnnkit.core.fused`), the planner (`rnnkit.core.policy`), the
-engine check (`rnnkit.core.engines`) read only these specs; the equations and parameter
-formula are there for `explain`.
+engine check (`rnnkit.core.engines`) and `rnnkit.explain` read only these specs.
 
 Adding a cell kind
 ------------------
