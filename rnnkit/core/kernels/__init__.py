@@ -51,6 +51,7 @@ from __future__ import annotations
 from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_shapes
 
 # the registered kinds: one import and one _MODULES line each
+from rnnkit.core.kernels import conv_lstm
 from rnnkit.core.kernels import gru
 from rnnkit.core.kernels import gru_v1
 from rnnkit.core.kernels import lstm
@@ -64,6 +65,7 @@ _MODULES = (
     lstm,
     gru,
     gru_v1,
+    conv_lstm,
 )
 
 KERNELS: dict[str, CellKernel] = {}
