@@ -39,7 +39,8 @@ _LOG = logging.getLogger("rnnkit.native")
 _HERE = Path(__file__).resolve().parent
 # which source holds the loops of each cell kind (rnnkit.core.seq_native* call them)
 KIND_SOURCES = {"lstm": "lstm.cc", "gru": "gru.cc", "gru_v1": "gru.cc",
-                "simple_rnn": "simple_rnn.cc"}
+                "simple_rnn": "simple_rnn.cc", "mingru": "min_rnn.cc", "minlstm": "min_rnn.cc",
+                "lru": "lru.cc"}
 COMMON = ("rnn_common.h",)
 _FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno",
           "-Wno-attributes", "-Wno-return-type")
