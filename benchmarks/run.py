@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # also allow `python3 benchmarks/run.py`
     sys.path.insert(0, str(REPO))
 
-from benchmarks import measure, report  # noqa: E402
+from benchmarks import main_job, measure, report  # noqa: E402
 from benchmarks.frameworks import ADAPTERS, ENV, REQUIRES  # noqa: E402
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 
@@ -150,6 +150,9 @@ def parse_args(argv=None):
                    help="seconds the whole run may spend waiting for other processes to go quiet "
                         "(before each process and each timed window), shared evenly between the "
                         "processes (default 180; 0 disables waiting)")
+    p.add_argument("--main-job-steps", type=int, default=300,
+                   help="training steps of the main-job comparison put at the top of the report "
+                        "(benchmarks/main_job.py; default 300, 0 skips it; never in --smoke)")
     p.add_argument("--list", action="store_true", help="list frameworks and workloads, then exit")
     p.add_argument("--rerender", metavar="JSON",
                    help="re-render the Markdown of a saved --json record (to --out), measure nothing")
@@ -226,6 +229,11 @@ def main(argv=None) -> int:
         else:
             runs += [one(rnd, fw) for fw in active]
 
+    main = None
+    if not args.smoke and args.main_job_steps > 0:
+        fws = [fw for fw in main_job.FRAMEWORKS if fw in active]
+        results, facts = main_job.run(args.main_job_steps, fws)
+        main = {"results": results, "facts": facts, "steps": args.main_job_steps}
     peak_end = None
     if not args.smoke:
         peak_end = _run_worker(["--calibrate", "--calibrate-n", str(calib_n)], None, 600, tmp, "peak_end")
@@ -235,7 +243,7 @@ def main(argv=None) -> int:
         "total_s": time.perf_counter() - t_start, "rounds": rounds, "active": active,
         "workloads": workloads, "timing": timing, "idle_budget": args.idle_budget,
         "title": args.title, "preface": args.preface, "notes": notes,
-        "peak_start": peak_start, "peak_end": peak_end, "runs": runs}
+        "peak_start": peak_start, "peak_end": peak_end, "runs": runs, "main_job": main}
     _finish(record, out_md, args.json)
     return 0
 
@@ -277,6 +285,9 @@ def _finish(record: dict, out_md: Path, json_path: str | None) -> None:
     preface = record.get("preface") or [
         "Produced by `python3 -m benchmarks.run` (method: benchmarks/README.md). Compare ratios "
         "measured in one run; absolute times drift between machines and runs."]
+    if record.get("main_job"):
+        mj = record["main_job"]
+        preface = list(preface) + [""] + main_job.markdown(mj["results"], mj["facts"], mj["steps"])
     md = report.render(title=title, preface=preface, rows=rows, workloads=workloads, variants=variants,
                        runs=record["runs"], machine=machine,
                        peaks=[("start of run", record["peak_start"]), ("end of run", record["peak_end"])],

@@ -1,8 +1,8 @@
 """rnnkit: Keras-compatible recurrent networks on JAX."""
 
 from rnnkit import config  # noqa: I001  (first: reads RNNKIT_* before JAX starts)
-from rnnkit import (activations, callbacks, constraints, initializers, layers, losses, metrics,
-                    models, ops, optimizers, random, regularizers)
+from rnnkit import (activations, callbacks, constraints, distribution, initializers, layers,
+                    losses, metrics, models, ops, optimizers, random, regularizers)
 from rnnkit.layers import Input
 from rnnkit.models import Model, Sequential, load_model
 from rnnkit.random import set_random_seed

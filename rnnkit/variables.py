@@ -16,6 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rnnkit.distribution import distribution
+from rnnkit.distribution.placement import place, variable_sharding
+from rnnkit.distribution.processes import to_numpy
+
 _local = threading.local()
 
 
@@ -75,6 +79,9 @@ class Variable:
         self.trainable = bool(trainable)
         self.regularizer = regularizer
         self.constraint = constraint
+        dist = distribution()
+        if dist is not None:  # created under a distribution: placed by its layout
+            self._value = place(arr, variable_sharding(dist, self))
 
     # --- value access -------------------------------------------------------------------
     @property
@@ -102,7 +109,7 @@ class Variable:
         return self
 
     def numpy(self) -> np.ndarray:
-        return np.asarray(self._value)
+        return to_numpy(self._value)
 
     @property
     def shape(self):
@@ -122,7 +129,7 @@ class Variable:
 
     # --- array protocol -----------------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
-        return np.asarray(self.value, dtype=dtype)
+        return np.asarray(to_numpy(self.value), dtype=dtype)
 
     def __len__(self):
         return self.shape[0]

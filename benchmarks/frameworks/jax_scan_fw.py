@@ -114,6 +114,8 @@ def _forward(wl, params, x, mask):
 def make(variant, wl, data):
     if variant != "jax-scan":
         raise NotSupported(variant)
+    if wl.arch == "charlm":
+        raise NotSupported("jax-scan times the bare recurrence; the main job is a whole model")
     params = _init(wl, jax.random.key(0))
     x = jnp.asarray(data["x"])
     y = jnp.asarray(data["y"])

@@ -27,4 +27,5 @@ def make(variant, wl, data):
         raise NotSupported(variant)
     keras.utils.set_random_seed(0)
     return keras_like.make_step(keras.layers, keras.models, keras.optimizers, wl, data,
-                                bf16_layer_kwargs={"dtype": "mixed_bfloat16"})
+                                bf16_layer_kwargs={"dtype": "mixed_bfloat16"},
+                                losses=keras.losses)

@@ -11,6 +11,11 @@ from benchmarks.frameworks import NotSupported
 def build(layers, models, optimizers, wl, *, bf16_layer_kwargs=None, compile_kwargs=None):
     """Returns `(model, inputs)` for workload `wl`; `inputs` is what predict/train_on_batch take."""
     L = layers
+    if wl.arch == "charlm":
+        return models.Sequential([
+            L.Input(shape=(wl.T,), dtype="int32"), L.Embedding(wl.vocab, wl.D),
+            {"lstm": L.LSTM, "gru": L.GRU}[wl.cell](wl.H, return_sequences=True),
+            L.Dense(wl.vocab)]), "charlm"
     cell_cls = {"simple_rnn": L.SimpleRNN, "lstm": L.LSTM, "gru": L.GRU}[wl.cell]
     rnn_kw, head_kw = {}, {}
     if wl.bf16:
@@ -40,11 +45,17 @@ def build(layers, models, optimizers, wl, *, bf16_layer_kwargs=None, compile_kwa
 
 
 def make_step(layers, models, optimizers, wl, data, *, sync=lambda r: r, bf16_layer_kwargs=None,
-              compile_kwargs=None):
-    """Builds and compiles the model; returns the callable timed per rep."""
+              compile_kwargs=None, losses=None):
+    """Builds and compiles the model; returns the callable timed per rep (`losses`: the
+    library's losses module, needed by the charlm workload)."""
     model, kind = build(layers, models, optimizers, wl, bf16_layer_kwargs=bf16_layer_kwargs)
-    model.compile(optimizer=optimizers.SGD(learning_rate=0.01), loss="mse",
-                  **(compile_kwargs or {}))
+    if kind == "charlm":  # what `rnnkit train` compiles
+        model.compile(optimizer=optimizers.Adam(learning_rate=3e-3, global_clipnorm=1.0),
+                      loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+                      **(compile_kwargs or {}))
+    else:
+        model.compile(optimizer=optimizers.SGD(learning_rate=0.01), loss="mse",
+                      **(compile_kwargs or {}))
     x = [data["x"], data["mask"]] if kind == "masked" else data["x"]
     y = data["y"]
     if wl.mode == "infer":

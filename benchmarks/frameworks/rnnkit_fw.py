@@ -60,11 +60,13 @@ def make(variant, wl, data):
     if variant == "rnnkit":
         import rnnkit.layers
         import rnnkit.models
+        import rnnkit.losses
         import rnnkit.optimizers
 
         _seed()
         return keras_like.make_step(rnnkit.layers, rnnkit.models, rnnkit.optimizers, wl, data,
-                                    sync=_sync, bf16_layer_kwargs=RNNKIT_BF16_LAYER_KWARGS)
+                                    sync=_sync, bf16_layer_kwargs=RNNKIT_BF16_LAYER_KWARGS,
+                                    losses=rnnkit.losses)
     if variant == "rnnkit-core":
         return _make_core(wl, data)
     raise NotSupported(variant)
@@ -123,6 +125,8 @@ def _core_forward(wl, params, x, mask):
 
 
 def _make_core(wl, data):
+    if wl.arch == "charlm":
+        raise NotSupported("rnnkit-core times the bare recurrence; the main job is a whole model")
     if wl.bf16:
         # HOOK: rnnkit.core has no mixed-precision matmul option yet; wire it here when it does.
         raise NotSupported("rnnkit.core has no bf16 option (hook in benchmarks/frameworks/rnnkit_fw.py)")

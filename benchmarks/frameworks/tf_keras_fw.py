@@ -34,4 +34,4 @@ def make(variant, wl, data):
     compile_kwargs = {"jit_compile": True} if "jit_compile=True" in variant else {}
     return keras_like.make_step(keras.layers, keras.models, keras.optimizers, wl, data,
                                 bf16_layer_kwargs={"dtype": "mixed_bfloat16"},
-                                compile_kwargs=compile_kwargs)
+                                compile_kwargs=compile_kwargs, losses=keras.losses)

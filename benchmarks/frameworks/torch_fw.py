@@ -3,6 +3,8 @@
 train: zero_grad, forward, MSELoss, backward, SGD.step, loss.item().
 infer: eval() + no_grad(). bf16 rows use torch.autocast("cpu", bfloat16) (f32 weights and loss).
 masked rows use pack_padded_sequence(enforce_sorted=False), the idiomatic torch form.
+charlm (the main job): nn.Embedding -> nn.GRU -> nn.Linear, CrossEntropyLoss, Adam(lr 3e-3,
+eps 1e-7 as Keras) with clip_grad_norm_(1.0) (Keras's global_clipnorm).
 """
 
 from __future__ import annotations
@@ -48,10 +50,48 @@ def _model(wl):
     return Net()
 
 
+def _charlm(wl):
+    rnn_cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[wl.cell]
+
+    class CharLM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(wl.vocab, wl.D)
+            self.rnn = rnn_cls(wl.D, wl.H, batch_first=True)
+            self.head = torch.nn.Linear(wl.H, wl.vocab)
+
+        def forward(self, ids):
+            seq, _ = self.rnn(self.embed(ids))
+            return self.head(seq)
+
+    return CharLM()
+
+
+def _charlm_step(wl, data):
+    model = _charlm(wl)
+    model.train()
+    x = torch.from_numpy(data["x"]).long()
+    y = torch.from_numpy(data["y"]).long().reshape(-1)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3, eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def train_step():
+        opt.zero_grad()
+        loss = loss_fn(model(x).reshape(-1, wl.vocab), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss.item()
+
+    return train_step
+
+
 def make(variant, wl, data):
     if variant != "torch":
         raise NotSupported(variant)
     torch.manual_seed(0)
+    if wl.arch == "charlm":
+        return _charlm_step(wl, data)
     model = _model(wl)
     x = torch.from_numpy(data["x"])
     y = torch.from_numpy(data["y"])

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from rnnkit.core import seq_gru, seq_lstm, seq_native, seq_simple_rnn
+from rnnkit.core import seq_gru, seq_lstm, seq_native, seq_simple_rnn, sharding
 from rnnkit.core.seq_common import Act, SeqConfig
 
 __all__ = ["Act", "SeqConfig", "run_sequence", "fused_rnn"]
@@ -120,9 +120,11 @@ def run_sequence(cfg: SeqConfig, params, xs, state0, mask=None, rec_mask=None):
         mask = mask.astype(bool)
     if cfg.kind == "lstm":
         state0 = tuple(state0)
-    devices = cfg.plan.devices
-    if devices > 1:
-        return _sharded(cfg, params, xs, state0, mask, rec_mask, devices)
+    split = sharding.current()  # under a distribution: its batch axis
+    if split is not None:
+        return _sharded(cfg, params, xs, state0, mask, rec_mask, *split)
+    if cfg.plan.devices > 1:
+        return _sharded(cfg, params, xs, state0, mask, rec_mask, _mesh(cfg.plan.devices), "b")
     return _seq(cfg, params, xs, state0, mask, rec_mask)
 
 
@@ -136,18 +138,20 @@ def _mesh(n):
     return jax.sharding.Mesh(devices, ("b",), axis_types=(AxisType.Auto,))
 
 
-def _sharded(cfg, params, xs, state0, mask, rec_mask, n):
+def _sharded(cfg, params, xs, state0, mask, rec_mask, mesh, axis):
+    """The recurrence with the batch split over mesh axis `axis` (weights whole on every
+    device; their gradients summed over the axis by shard_map's transpose)."""
     from jax.sharding import PartitionSpec as P
 
-    mesh = _mesh(n)
-    batch_tm = P(None, "b")
-    batch = P("b")
+    batch_tm = P(None, axis)
+    batch = P(axis)
 
     def state_spec(s):
         return jax.tree_util.tree_map(lambda _: batch, s)
 
     out_hs = batch_tm if cfg.return_sequences else None
-    in_specs = (jax.tree_util.tree_map(lambda _: P(), params), batch_tm, state_spec(state0),
+    in_specs = (jax.tree_util.tree_map(lambda _: P(), params),
+                batch if cfg.batch_major_x else batch_tm, state_spec(state0),
                 None if mask is None else batch_tm, None if rec_mask is None else batch)
     out_specs = (out_hs, state_spec(state0))
 

@@ -66,7 +66,8 @@ def scan_rnn(step: Callable, state, xs, *, mask=None, reverse: bool = False, unr
             new_st = jax.tree_util.tree_map(
                 lambda n, o: jnp.where(keep.reshape(keep.shape + (1,) * (n.ndim - 2)), n, o),
                 new_st, st)
-            y = jnp.where(keep, y, jnp.zeros_like(y) if zero_output_for_mask else prev_y)
+            keep_y = keep.reshape(keep.shape + (1,) * (y.ndim - 2))
+            y = jnp.where(keep_y, y, jnp.zeros_like(y) if zero_output_for_mask else prev_y)
             return (new_st, y), (y if return_sequences else None)
         seq_in = (xs, mask.astype(bool))
 

@@ -1,6 +1,8 @@
 """Keras-named layers."""
 
 from rnnkit.layers.bidirectional import Bidirectional
+from rnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
+from rnnkit.layers.conv_lstm_cell import ConvLSTMCell
 from rnnkit.layers.input_layer import Input, InputLayer
 from rnnkit.layers.lru import LRU, LRUCell
 from rnnkit.layers.layer import Layer

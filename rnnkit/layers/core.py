@@ -20,6 +20,8 @@ import numpy as np
 from rnnkit import activations, constraints, initializers, regularizers
 from rnnkit import random as rk_random
 from rnnkit.layers.layer import Layer, _Spec
+from rnnkit.layers.validation import check_positive_int, check_rate  # noqa: F401
+from rnnkit.layers.validation import is_int as _is_int
 
 
 def _ser(module, obj):
@@ -39,19 +41,6 @@ def _spec(shape, dtype):
 def _dtype_of(spec_tree):
     leaves = jax.tree_util.tree_leaves(spec_tree, is_leaf=lambda s: isinstance(s, _Spec))
     return leaves[0].dtype
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def check_positive_int(layer_name: str, arg: str, value, example: str) -> int:
-    if not _is_int(value) or value <= 0:
-        raise ValueError(
-            f"{layer_name} expects `{arg}` to be a positive integer. Received: "
-            f"{arg}={value!r} (of type {type(value).__name__}). For example: {example}."
-        )
-    return int(value)
 
 
 def check_unsupported(layer_name: str, **kwargs):
@@ -352,12 +341,8 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if (isinstance(rate, (bool, np.bool_)) or not isinstance(rate, (int, float, np.number))
-                or not 0 <= rate < 1):
-            raise ValueError(
-                "Dropout expects `rate` to be a float in [0, 1): the fraction of the inputs "
-                f"to drop while training. Received: rate={rate!r}. Use e.g. Dropout(0.5); "
-                "rate=0 disables dropout.")
+        rate = check_rate("Dropout", "rate", rate, "the fraction of the inputs to drop while "
+                          "training", "Use e.g. Dropout(0.5); rate=0 disables dropout.")
         if seed is not None and not _is_int(seed):
             raise ValueError(f"Dropout expects `seed` to be an integer or None. Received: "
                              f"seed={seed!r}.")

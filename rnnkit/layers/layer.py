@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rnnkit import symbolic
+from rnnkit.layers.validation import as_numeric_array, check_numeric
 from rnnkit.variables import StatelessScope, Variable, current_scope, unwrap
 
 _local = threading.local()
@@ -448,6 +449,10 @@ class Layer:
         if symbolic.any_symbolic((args, kwargs)):
             return self._symbolic_call(args, kwargs)
         tracing = in_trace()
+        if not tracing:  # the public boundary: nested lists become arrays; numbers only
+            where = f"{type(self).__name__} '{self.name}'"
+            args = (as_numeric_array(args[0], where),) + args[1:]
+            check_numeric(args[0], where)
         # Layers that declare `_numpy_inputs_ok` (their checks read only shapes) get numpy
         # inputs as they are outside a trace; the compiled call converts them, about 15 us
         # faster per call than `jnp.asarray` here.

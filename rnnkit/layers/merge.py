@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from rnnkit.layers.core import _dtype_of, _spec
 from rnnkit.layers.layer import Layer
+from rnnkit.layers.validation import is_int
 
 
 def _shapes(inputs):
@@ -191,10 +192,10 @@ class Concatenate(Merge):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, int):
+        if not is_int(axis):
             raise ValueError(f"Concatenate expects `axis` to be an integer. Received: "
                              f"axis={axis!r}.")
-        self.axis = axis
+        self.axis = int(axis)
 
     def _check_shapes(self, shapes):
         ranks = {len(s) for s in shapes}

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from rnnkit import constraints, initializers, regularizers
 from rnnkit.layers.core import _dtype_of, _ser, _shape, _spec, as_float
 from rnnkit.layers.layer import Layer
+from rnnkit.layers.validation import is_int, is_number
 
 
 class LayerNormalization(Layer):
@@ -27,15 +28,16 @@ class LayerNormalization(Layer):
         super().__init__(**kwargs)
         if isinstance(axis, (list, tuple)):
             axis = list(axis)
-            ok = bool(axis) and all(isinstance(a, int) and not isinstance(a, bool)
-                                    for a in axis)
+            ok = bool(axis) and all(is_int(a) for a in axis)
+            axis = [int(a) for a in axis] if ok else axis
         else:
-            ok = isinstance(axis, int) and not isinstance(axis, bool)
+            ok = is_int(axis)
+            axis = int(axis) if ok else axis
         if not ok:
             raise TypeError(
                 "LayerNormalization expects `axis` to be an int or a non-empty list/tuple of "
                 f"ints (the axes to normalize over, e.g. -1). Received: axis={axis!r}.")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon < 0:
+        if not is_number(epsilon) or epsilon < 0:
             raise ValueError(
                 "LayerNormalization expects `epsilon` to be a small non-negative float, "
                 f"e.g. 1e-3. Received: epsilon={epsilon!r}.")

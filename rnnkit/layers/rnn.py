@@ -8,6 +8,7 @@ import numpy as np
 from rnnkit import config
 from rnnkit.core.scan import scan_rnn
 from rnnkit.layers.layer import Layer, in_trace
+from rnnkit.layers.validation import is_int
 from rnnkit.layers.stacked import StackedRNNCells, cell_step, check_cell, flat_sizes
 
 
@@ -64,10 +65,10 @@ class RNN(Layer):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.stateful = bool(stateful)
-        if not isinstance(unroll, (bool, int)) or (not isinstance(unroll, bool) and unroll < 1):
+        if not isinstance(unroll, (bool, np.bool_)) and (not is_int(unroll) or unroll < 1):
             raise ValueError(f"`unroll` must be True, False or a positive int unroll factor. "
                              f"Received: unroll={unroll!r}.")
-        self.unroll = unroll
+        self.unroll = bool(unroll) if isinstance(unroll, (bool, np.bool_)) else int(unroll)
         self.time_major = bool(time_major)
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.supports_masking = True
@@ -103,20 +104,40 @@ class RNN(Layer):
         sizes = self._flat(self._state_sizes())
         return self._nest([jnp.zeros((batch_size, s), self.dtype) for s in sizes])
 
-    def _create_state_vars(self, batch):
+    def _create_state_vars(self, batch, input_shape):
+        if batch is None:
+            axis = 1 if self.time_major else 0
+            example = tuple(32 if i == axis else d for i, d in enumerate(input_shape))
+            shape = tuple(d for i, d in enumerate(input_shape) if i != axis)
+            raise ValueError(
+                f"{type(self).__name__} layer '{self.name}' is stateful=True, so it needs a "
+                "fixed batch size: it keeps one state row per sample between calls. Received "
+                f"inputs of shape {tuple(input_shape)} with an unknown batch size. Give one, "
+                f"e.g. Input(batch_shape={example}) or Input(shape={shape}, "
+                "batch_size=32) (or batch_size=32 on the first layer of a Sequential); "
+                "every batch must then have that many rows.")
         sizes = self._flat(self._state_sizes())
         self._state_vars = [self.add_hidden_variable(np.zeros((batch, s), self.dtype),
                                                      f"state_{i}") for i, s in enumerate(sizes)]
 
     def reset_states(self, states=None):
-        """Sets the states of a stateful layer to zeros (or to `states`)."""
+        """Sets the states of a stateful layer to zeros, or to `states` (tf.keras 2's
+        argument: one (batch, size) array per state, e.g. [h, c] for an LSTM)."""
         if not self.stateful:
             raise AttributeError(f"Layer '{self.name}' is not stateful; reset_states() only "
                                  "applies to layers created with stateful=True.")
         if self._state_vars is None:
+            if states is not None:
+                raise ValueError(
+                    f"{type(self).__name__} layer '{self.name}' is not built yet, so it has "
+                    "no states to set: call it on a batch first (or start the model with "
+                    "Input(batch_shape=...)), then reset_states(states).")
             return
-        values = (self._flat(states) if states is not None
-                  else [np.zeros(v.shape, v.dtype) for v in self._state_vars])
+        if states is None:
+            values = [np.zeros(v.shape, v.dtype) for v in self._state_vars]
+        else:
+            values = self._normalize_states(states, self._state_vars[0].shape[0],
+                                            what="state", arg="reset_states(states)")
         for var, value in zip(self._state_vars, values):
             var.assign(value)
 
@@ -139,8 +160,8 @@ class RNN(Layer):
             self.cell.built = True
         self._input_dim = input_shape[-1]
         batch = input_shape[1 if self.time_major else 0]
-        if self.stateful and batch is not None and self._state_vars is None:
-            self._create_state_vars(batch)
+        if self.stateful and self._state_vars is None:
+            self._create_state_vars(batch, input_shape)
         self.built = True
 
     def _check_inputs(self, args, kwargs):
@@ -193,7 +214,10 @@ class RNN(Layer):
         if initial_state is not None:
             self._normalize_states(initial_state, batch)
 
-    def _normalize_states(self, initial_state, batch):
+    def _normalize_states(self, initial_state, batch, what="initial state",
+                          arg="initial_state"):
+        """The flat list of state arrays in `initial_state`, checked against the cell's
+        state sizes (count and shapes)."""
         sizes = self._state_sizes()
         flat_expected = self._flat(sizes)
         if not isinstance(initial_state, (list, tuple)):
@@ -205,17 +229,17 @@ class RNN(Layer):
         expected_shapes = [(batch, n) for n in flat_expected]
         if len(flat) != len(flat_expected):
             raise ValueError(
-                f"{name} expects {len(flat_expected)} initial state array(s) of shapes "
+                f"{name} expects {len(flat_expected)} {what} array(s) of shapes "
                 f"{expected_shapes}, but received {len(flat)}: "
                 f"{[_shape(s) for s in flat]}. "
-                + ("An LSTM takes two states: initial_state=[h, c]." if len(flat_expected) == 2
+                + (f"An LSTM takes two states: {arg}=[h, c]." if len(flat_expected) == 2
                    else ""))
         for s, exp in zip(flat, expected_shapes):
             got = _shape(s)
             if len(got) != 2 or got[-1] != exp[1] or (exp[0] is not None and got[0] is not None
                                                       and got[0] != exp[0]):
                 raise ValueError(
-                    f"{name} expects initial states of shapes {expected_shapes} "
+                    f"{name} expects {what}s of shapes {expected_shapes} "
                     f"(batch, units); received shapes {[_shape(v) for v in flat]}.")
         return flat
 
@@ -223,7 +247,7 @@ class RNN(Layer):
         super()._maybe_build(args)
         if self.stateful and self._state_vars is None:
             shape = _shape(args[0])
-            self._create_state_vars(shape[1 if self.time_major else 0])
+            self._create_state_vars(shape[1 if self.time_major else 0], shape)
 
     # --- call -----------------------------------------------------------------------
     def call(self, sequences, initial_state=None, mask=None, training=None, constants=None):

@@ -15,24 +15,12 @@ from rnnkit import random as rk_random
 from rnnkit.core import cells as core
 from rnnkit.core import fused, policy
 from rnnkit.layers.layer import Layer
+from rnnkit.layers.validation import check_positive_int, check_rate  # noqa: F401
 
 
 def check_units(layer_name: str, units) -> int:
-    if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-        raise ValueError(
-            f"{layer_name} expects `units` to be a positive integer (the size of the output "
-            f"and state). Received: units={units!r}. For example: {layer_name}(64)."
-        )
-    return units
-
-
-def check_rate(layer_name: str, arg: str, rate) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-        raise ValueError(
-            f"{layer_name} expects `{arg}` to be a float in [0, 1): the fraction of units "
-            f"to drop during training. Received: {arg}={rate!r}. Use 0.0 for no dropout."
-        )
-    return float(rate)
+    return check_positive_int(layer_name, "units", units, f"{layer_name}(64)",
+                              " (the size of the output and state)")
 
 
 class DropoutRNNCell(Layer):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnkit.layers.validation import check_numeric
+
 
 def _as_array(v, what):
     if v is None:
@@ -43,14 +45,13 @@ def check_fit_data(x, y, sample_weight, where):
                              f"received { {k: len(v) for k, v in x.items()} }.")
     x = x if isinstance(x, dict) else [np.asarray(a) for a in x] if isinstance(x, (list, tuple)) and len(x) and hasattr(
         x[0], "shape") else _as_array(x, "x")
-    if isinstance(x, np.ndarray) and x.dtype == object:
-        raise ValueError(f"{where}(): x could not be turned into one numeric array (ragged "
-                         "sequences?). Pad sequences to the same length and mask the padding.")
     if isinstance(y, (list, tuple)) and len(y) and hasattr(y[0], "shape"):
         y = [np.asarray(a) for a in y]
     else:
         y = _as_array(y, "y")
     sw = _as_array(sample_weight, "sample_weight")
+    for name, v in (("x", x), ("y", y), ("sample_weight", sw)):
+        check_numeric(v, f"{where}()", f"`{name}` data")
     if isinstance(x, list):
         lengths = {len(a) for a in x}
         if len(lengths) != 1:

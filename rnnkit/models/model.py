@@ -178,13 +178,19 @@ class Sequential(Model):
             from rnnkit.layers.input_layer import Input
 
             shape = tuple(batch_shape) if batch_shape is not None else first
-            shape = (None,) + tuple(shape[1:]) if batch_shape is not None else shape
+            if batch_shape is not None and not self._has_stateful_layer():
+                # any batch size later; a stateful layer keeps this one (as in Keras)
+                shape = (None,) + shape[1:]
             self._input_tensor = Input(batch_shape=shape)
         x = self._input_tensor
         for layer in self._stack:
             x = layer(x)
         self._init_graph(self._input_tensor, x)
         self.__dict__["_layers"] = list(self._stack)
+
+    def _has_stateful_layer(self):
+        return any(getattr(layer, "stateful", False) is True
+                   for top in self._stack for layer in top._flatten_layers())
 
     def build(self, input_shape=None):
         if self._graph is None:

@@ -37,6 +37,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rnnkit.distribution import processes
+
 MODEL_FORMAT = "rnnkit.model"
 WEIGHTS_FORMAT = "rnnkit.weights"
 FORMAT_VERSION = 1
@@ -99,7 +101,20 @@ def _check_target(filepath, overwrite):
 def _atomic_write(filepath, write, overwrite=True):
     """Calls `write(fileobj)` on a temporary file next to `filepath`, fsyncs it and
     renames it to `filepath`. On any error the temporary file is removed and the existing
-    file (if any) is left untouched."""
+    file (if any) is left untouched.
+
+    In a multi-process run (rnnkit.distribution.initialize) every process calls this and
+    only process 0 writes; all return once the file is in place (or process 0 failed)."""
+    if jax.process_count() == 1:
+        return _atomic_write_here(filepath, write, overwrite)
+    try:
+        if jax.process_index() == 0:
+            _atomic_write_here(filepath, write, overwrite)
+    finally:  # the others wait for process 0, also when it failed (it raises, not hangs)
+        processes.sync(f"rnnkit save {os.path.basename(str(filepath))}")
+
+
+def _atomic_write_here(filepath, write, overwrite):
     filepath, directory = _check_target(filepath, overwrite)
     base = os.path.basename(filepath)
     fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=_TMP_SUFFIX, dir=directory)
@@ -430,7 +445,7 @@ def _restore_compile(model, spec, custom_objects):
 def _optimizer_leaves(model):
     if not getattr(model, "compiled", False) or getattr(model, "_opt_state", None) is None:
         return None
-    return [np.asarray(x) for x in jax.tree_util.tree_leaves(model._opt_state)]
+    return [processes.to_numpy(x) for x in jax.tree_util.tree_leaves(model._opt_state)]
 
 
 def _restore_optimizer_state(model, arrays, source):

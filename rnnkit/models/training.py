@@ -23,6 +23,7 @@ from rnnkit.core.jit import jit_forwarding_values
 from rnnkit.layers.layer import _Tracing
 from rnnkit.models import callbacks as callbacks_mod
 from rnnkit.models.data import batches, check_fit_data, split_validation, to_host
+from rnnkit.models.sharded import Runner
 from rnnkit.variables import StatelessScope
 
 
@@ -105,7 +106,7 @@ class Trainer:
         n_idx = [i for i, v in enumerate(variables) if id(v) not in trainable]
         return variables, t_idx, n_idx
 
-    def _make_train_step(self):
+    def _make_train_step(self, runner):
         if jax.default_backend() == "cpu":
             # reuse XLA's per-step temporaries instead of page-faulting fresh ones
             rk_config.malloc_tuning_for_training()
@@ -150,11 +151,14 @@ class Trainer:
             tv = optax.apply_updates(tv, updates)
             tv = [c(v) if c is not None else v for c, v in zip(constraints, tv)]
             ntv = [new_values[i] for i in n_idx]
+            tv = runner.pin([variables[i] for i in t_idx], tv)
+            ntv = runner.pin([variables[i] for i in n_idx], ntv)
+            opt_state = runner.pin_state(opt_state, [variables[i] for i in t_idx])
             return tv, ntv, opt_state, loss, self._metric_sums(y, y_pred, masks)
 
-        return jax.jit(step, donate_argnums=(0, 1, 2)), t_idx, n_idx
+        return runner.wrap(jax.jit(step, donate_argnums=(0, 1, 2))), t_idx, n_idx
 
-    def _make_eval_step(self, with_loss):
+    def _make_eval_step(self, with_loss, runner):
         variables = self.variables
 
         def step(values, x, y, sample_weight):
@@ -166,15 +170,23 @@ class Trainer:
                 loss = loss + sum(jnp.asarray(v, loss.dtype) for v in extra)
             return loss, self._metric_sums(y, y_pred, masks), new_values
 
-        return jit_forwarding_values(step)  # jax.jit without copies of unchanged variables
+        # jax.jit without copies of unchanged variables
+        return runner.wrap(jit_forwarding_values(step))
 
-    def _step_fn(self, kind):
-        fn = self._steps.get(kind)
+    def _step_fn(self, kind, runner):
+        # one compiled step per distribution: the layouts are part of the program
+        fn = self._steps.get((kind, runner.dist))
         if fn is None:
-            fn = (self._make_train_step() if kind == "train"
-                  else self._make_eval_step(kind == "eval"))
-            self._steps[kind] = fn
+            runner.place(self)
+            fn = (self._make_train_step(runner) if kind == "train"
+                  else self._make_eval_step(kind == "eval", runner))
+            self._steps[(kind, runner.dist)] = fn
         return fn
+
+    def _init_opt_state(self, runner, tv):
+        if self._opt_state is None:
+            self._opt_state = (self.optimizer.init(tv) if runner.dist is None else
+                               runner.wrap(jax.jit(self.optimizer.init))(tv))
 
     # --- setup helpers --------------------------------------------------------------
     def _prepare(self, x, y=None):
@@ -223,15 +235,17 @@ class Trainer:
         self._prepare(x, y)
         batch_size = batch_size or 32
         n = len(y[0] if isinstance(y, (list, tuple)) else y)
+        runner = Runner.current()
+        runner.check(n, batch_size, "fit")
         verbose = 1 if verbose == "auto" else int(verbose)
         steps = -(-n // batch_size)
         cbs = callbacks_mod.CallbackList(callbacks, model=self, add_history=True,
                                          add_progbar=verbose != 0, verbose=verbose,
                                          epochs=epochs, steps=steps)
-        train_step, t_idx, n_idx = self._step_fn("train")
+        train_step, t_idx, n_idx = self._step_fn("train", runner)
+        runner.place(self)
         tv, ntv = self._current(t_idx), self._current(n_idx)
-        if self._opt_state is None:
-            self._opt_state = self.optimizer.init(tv)
+        self._init_opt_state(runner, tv)
         self.stop_training = False
         cbs.on_train_begin()
         rng = np.random.default_rng(None)
@@ -244,7 +258,7 @@ class Trainer:
                     batches(x, y, sample_weight, batch_size, order)):
                 cbs.on_train_batch_begin(step_i)
                 tv, ntv, self._opt_state, loss, msums = train_step(
-                    tv, ntv, self._opt_state, xb, yb, wb)
+                    tv, ntv, self._opt_state, *runner.feed((xb, yb, wb)))
                 self._writeback(tv, t_idx)
                 self._writeback(ntv, n_idx)
                 loss_sum += float(loss) * size
@@ -281,12 +295,16 @@ class Trainer:
         self._require_compiled("evaluate")
         x, y, sample_weight = check_fit_data(x, y, sample_weight, "evaluate")
         self._prepare(x, y)
-        step = self._step_fn("eval")
+        runner = Runner.current()
+        runner.check(len(y[0] if isinstance(y, (list, tuple)) else y), batch_size or 32,
+                     "evaluate")
+        step = self._step_fn("eval", runner)
+        runner.place(self)
         values = [v._value for v in self.variables]
         loss_sum, seen = 0.0, 0
         metric_acc = [[0.0, 0.0] for _ in self._metrics]
         for xb, yb, wb, size in batches(x, y, sample_weight, batch_size or 32, None):
-            loss, msums, _ = step(values, xb, yb, wb)
+            loss, msums, _ = step(values, *runner.feed((xb, yb, wb)))
             loss_sum += float(loss) * size
             seen += size
             for acc, (s, c) in zip(metric_acc, msums):
@@ -302,13 +320,18 @@ class Trainer:
         """Runs the model in inference mode over `x` in batches; returns NumPy arrays."""
         x, _, _ = check_fit_data(x, None, None, "predict")
         self._prepare(x)
-        step = self._step_fn("predict")
+        runner = Runner.current()
+        first = x[0] if isinstance(x, list) else next(iter(x.values())) \
+            if isinstance(x, dict) else x
+        runner.check(len(first), batch_size or 32, "predict")
+        step = self._step_fn("predict", runner)
+        runner.place(self)
         outs = []
         for xb, _, _, _ in batches(x, None, None, batch_size or 32, None):
             values = [v._value for v in self.variables]
-            y_pred, new_values = step(values, xb, None, None)
+            y_pred, new_values = step(values, runner.feed(xb), None, None)
             self._store_state(new_values)
-            outs.append(jax.tree_util.tree_map(np.asarray, y_pred))
+            outs.append(runner.rows(y_pred))
         if not outs:
             raise ValueError("predict() received no samples.")
         return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts, axis=0), *outs)
@@ -322,10 +345,16 @@ class Trainer:
     def predict_on_batch(self, x):
         x, _, _ = check_fit_data(x, None, None, "predict_on_batch")
         self._prepare(x)
+        runner = Runner.current()
+        xh = to_host(x)
+        first = jax.tree_util.tree_leaves(xh)[0]
+        runner.check(len(first), len(first), "predict_on_batch")
+        step = self._step_fn("predict", runner)
+        runner.place(self)
         values = [v._value for v in self.variables]
-        y_pred, new_values = self._step_fn("predict")(values, to_host(x), None, None)
+        y_pred, new_values = step(values, runner.feed(xh), None, None)
         self._store_state(new_values)
-        return jax.tree_util.tree_map(np.asarray, y_pred)
+        return runner.rows(y_pred)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
@@ -333,13 +362,16 @@ class Trainer:
         self._require_compiled("train_on_batch")
         x, y, sample_weight = check_fit_data(x, y, sample_weight, "train_on_batch")
         self._prepare(x, y)
-        train_step, t_idx, n_idx = self._step_fn("train")
+        runner = Runner.current()
+        n = len(jax.tree_util.tree_leaves(to_host(x))[0])
+        runner.check(n, n, "train_on_batch")
+        train_step, t_idx, n_idx = self._step_fn("train", runner)
+        runner.place(self)
         tv, ntv = self._current(t_idx), self._current(n_idx)
-        if self._opt_state is None:
-            self._opt_state = self.optimizer.init(tv)
-        w = None if sample_weight is None else jnp.asarray(sample_weight)
+        self._init_opt_state(runner, tv)
+        w = None if sample_weight is None else np.asarray(sample_weight)
         tv, ntv, self._opt_state, loss, msums = train_step(
-            tv, ntv, self._opt_state, to_host(x), to_host(y), w)
+            tv, ntv, self._opt_state, *runner.feed((to_host(x), to_host(y), w)))
         self._writeback(tv, t_idx)
         self._writeback(ntv, n_idx)
         logs = self._logs(loss, [[float(s), float(c)] for s, c in msums])

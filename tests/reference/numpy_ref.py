@@ -2,7 +2,7 @@
 
 Nothing here imports rnnkit (or Keras): it is written from the documented
 Keras equations and validated against the Keras golden data in
-``tests/test_numpy_ref.py``.
+``tests/reference/test_numpy_ref.py``.
 
 Weight layouts are exactly those of Keras ``get_weights()``:
 
@@ -16,7 +16,7 @@ Weight layouts are exactly those of Keras ``get_weights()``:
 States are always lists: SimpleRNN ``[h]``, LSTM ``[h, c]``, GRU ``[h]``.
 
 Keras masking semantics implemented by :func:`run_rnn` (all confirmed on the
-golden data, see ``tests/test_numpy_ref.py``):
+golden data, see ``tests/reference/test_numpy_ref.py``):
 
 * ``go_backwards`` reverses the inputs *and the mask* along time; the returned
   sequence is in processing order (i.e. reversed w.r.t. the input), it is NOT
@@ -353,7 +353,7 @@ def bidirectional_forward(fwd, bwd, x, *, merge_mode="concat", mask=None,
 
     ``fwd`` / ``bwd`` are dicts ``{"kind", "units", "weights", **kwargs}``
     (``bwd`` must already have ``go_backwards=True``). Conventions (proven on
-    the golden data, see tests/test_numpy_ref.py):
+    the golden data, see tests/reference/test_numpy_ref.py):
 
     * Keras forces ``zero_output_for_mask = return_sequences`` on BOTH
       sub-layers (whatever they were configured with);
@@ -393,7 +393,7 @@ def bidirectional_forward(fwd, bwd, x, *, merge_mode="concat", mask=None,
 
 
 # --------------------------------------------------------------------------
-# spec-level evaluators (golden-data object specs, see tests/golden.py)
+# spec-level evaluators (golden-data object specs, see tests/reference/golden.py)
 # --------------------------------------------------------------------------
 
 _CELL_KEYS = ("activation", "recurrent_activation", "use_bias", "reset_after")

@@ -1,6 +1,6 @@
 """rnnkit's native CPU time loops (rnnkit.core.native) against the reference path.
 
-Same checks as tests/test_fast_paths.py (values and gradients of params, inputs, initial
+Same checks as tests/core/test_fast_paths.py (values and gradients of params, inputs, initial
 states and the recurrent-dropout mask, atol 2e-6 / rtol 1e-5) with `Plan(engine="native")`,
 on shapes that exercise every code path of the kernels: partial register blocks (batch
 rows not a multiple of 12), gate widths that are not a multiple of 16 or 32, the batch

@@ -1,8 +1,8 @@
 """Property tests: rnnkit SimpleRNN / LSTM / GRU (and Bidirectional) vs the NumPy reference.
 
 Random shapes, flags, weights, masks (at least one True per row) and initial
-states; the reference (tests/numpy_ref.py) is validated against Keras itself
-in tests/test_numpy_ref.py.
+states; the reference (tests/reference/numpy_ref.py) is validated against Keras itself
+in tests/reference/test_numpy_ref.py.
 """
 
 from __future__ import annotations

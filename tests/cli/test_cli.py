@@ -19,7 +19,7 @@ from rnnkit.cli import plot as cli_plot
 from rnnkit.layers import (GRU, LSTM, RNN, Bidirectional, Dense, Embedding, GRUCell, LSTMCell,
                            SimpleRNN, StackedRNNCells)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-GOLDEN_DIR = Path(__file__).resolve().parent / "fixtures" / "keras_golden"
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "keras_golden"
 
 __all__ = [
     "GOLDEN_DIR",

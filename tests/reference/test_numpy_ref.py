@@ -1,4 +1,4 @@
-"""Validate the NumPy reference (tests/numpy_ref.py) against the Keras golden data.
+"""Validate the NumPy reference (tests/reference/numpy_ref.py) against the Keras golden data.
 
 Needs only NumPy: no rnnkit, no Keras. Besides checking the reference, the
 ``test_keras_semantics_*`` tests pin down Keras behaviours the golden data
@@ -13,6 +13,7 @@ import pytest
 
 import golden
 import numpy_ref as R
+import numpy_ref_conv as RC
 
 ATOL = 1e-5
 RNN_CLASSES = ("SimpleRNN", "LSTM", "GRU")
@@ -29,7 +30,7 @@ def assert_structure_close(actual, expected, path="out", atol=ATOL):
 def run_ref_case(name, **ref_kwargs):
     """Run a golden ``layer`` case through the reference; return list of (out, expected)."""
     cfg, a = golden.load_case(name)
-    layer = R.ref_layer_from_spec(cfg["spec"], **ref_kwargs)
+    layer = RC.ref_layer_from_spec(cfg["spec"], **ref_kwargs)
     layer.set_weights(golden.case_weights(cfg, a))
     results = []
     for call in cfg["calls"]:
