@@ -30,6 +30,7 @@ import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "EPSILON", "Loss", "LossFunctionWrapper",
@@ -256,10 +257,44 @@ def _check_sparse(name, yt, yp):
         _raise_sparse(yt, yp, name)
 
 
+def _check_class_ids(name, y_true, y_pred_shape, ignore_class=None, **_):
+    """Sparse targets must be whole numbers in [0, classes) (or `ignore_class`): an id
+    outside would silently score 0 (one_hot of it is all zeros)."""
+    classes = y_pred_shape[-1] if y_pred_shape else None
+    y = np.asarray(y_true)
+    if classes is None or y.size == 0 or y.dtype.kind not in "iufb":
+        return
+    valid = np.ones(y.shape, bool) if ignore_class is None else y != ignore_class
+    if y.dtype.kind == "f":
+        whole = np.isfinite(y) & (np.floor(y) == y)
+        if not whole[valid].all():
+            bad = np.unique(y[valid & ~whole])
+            raise ValueError(
+                f"{name} expects whole-number class ids; y_true holds "
+                f"{int((valid & ~whole).sum())} other value(s): "
+                f"{', '.join(str(v) for v in bad[:5])}{' ...' if len(bad) > 5 else ''}. "
+                "Pass integer labels (e.g. y.astype('int32')) after fixing these.")
+    outside = valid & ((y < 0) | (y >= classes))
+    if outside.any():
+        bad, counts = np.unique(y[outside], return_counts=True)
+        shown = ", ".join(f"{v:g} ({c} time{'s' if c > 1 else ''})"
+                          for v, c in zip(bad[:5], counts[:5]))
+        top = int(np.max(y[valid])) if valid.any() else classes
+        raise ValueError(
+            f"{name} expects class ids in [0, {classes}) for a model output with {classes} "
+            f"classes; y_true holds {int(outside.sum())} of {y.size} ids outside it: {shown}"
+            f"{' ...' if len(bad) > 5 else ''}. Fix the labels, or give the model "
+            f"{top + 1} outputs (e.g. Dense({top + 1})) if the ids are right"
+            + ("" if ignore_class is not None else
+               ", or pass ignore_class=ID to the loss for a padding id") + ".")
+
+
 def _check_categorical(name, yt, yp):
     if not _shapes_equal(tuple(yt), tuple(yp)):
         _raise_categorical(yt, yp, name)
 
+
+_VALUE_CHECKS = {sparse_categorical_crossentropy: _check_class_ids}
 
 _SHAPE_CHECKS = {
     mean_squared_error: _check_elementwise,
@@ -345,6 +380,11 @@ class Loss:
     def check_shapes(self, y_true_shape, y_pred_shape):
         """Raises ValueError if the target shape does not fit this loss (no-op here)."""
 
+    def check_target_values(self, y_true, y_pred_shape):
+        """Raises ValueError if the targets (a host array) hold values this loss cannot
+        score, e.g. class ids outside the output's classes (no-op here). `fit` and
+        `evaluate` call it once per call, before any step."""
+
     def _call_and_mask(self, y_true, y_pred):
         return self.call(y_true, y_pred), None
 
@@ -392,6 +432,11 @@ class LossFunctionWrapper(Loss):
         check = _SHAPE_CHECKS.get(self.fn)
         if check is not None:
             check(self.fn.__name__, tuple(y_true_shape), tuple(y_pred_shape))
+
+    def check_target_values(self, y_true, y_pred_shape):
+        check = _VALUE_CHECKS.get(self.fn)
+        if check is not None:
+            check(self.name, y_true, tuple(y_pred_shape), **self._fn_kwargs)
 
     def get_config(self):
         config = super().get_config()

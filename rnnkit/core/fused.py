@@ -1,102 +1,96 @@
-"""Fused sequence kernels for the built-in cells (SimpleRNN, LSTM, GRU both reset_after modes).
+"""The fused sequence kernel of any cell kind that has one: one custom VJP, read from specs.
 
 `run_sequence(cfg, params, xs, state0, mask, rec_mask)` computes the whole recurrence of one
-layer as a `jax.custom_vjp` function:
+layer as a `jax.custom_vjp` function whose three parts are the cell kind's
+`SequenceKernels` (`rnnkit.core.kernels`) on the planned engine:
 
-- primal (inference, not differentiated): one `lax.scan`, x_t @ W inside the step, unroll and
+- primal (inference, not differentiated): one loop, x_t @ W inside the step, unroll and
   the optional concatenated [x_t, h] @ [[W], [U]] dot chosen by `rnnkit.core.policy`;
-- forward under differentiation: one `lax.scan` that also saves the gate activations
+- forward under differentiation: one loop that also saves the gate activations
   (post-activation for tanh / sigmoid / linear, pre-activation for any other activation,
   whose derivative is then taken with `jax.vjp` in the backward);
-- backward: one reverse `lax.scan` doing only the elementwise gate gradients and
-  dz @ U^T per step; dW, dU, db and dx are then single GEMMs / reductions over all T*B rows.
+- backward: one reverse loop doing only the elementwise gate gradients and dz @ U^T per
+  step; dW, dU, db and dx are then single GEMMs / reductions over all T*B rows.
 
-The per-cell loops live in `seq_lstm`, `seq_gru` (both reset_after modes) and
-`seq_simple_rnn`; shared helpers and the static `SeqConfig` in `seq_common`; every
-shape/mode choice (unroll, concatenated matmul, device split, compute dtype) comes from
-`rnnkit.core.policy`.
+Nothing here knows which cell it runs: the kind's spec says which loops, how many states
+and whether its native loops read batch-major x. Every shape/mode choice (unroll,
+concatenated matmul, device split, compute dtype, engine) comes from `rnnkit.core.policy`.
 
-Semantics are those of `rnnkit.core.scan.scan_rnn` over `rnnkit.core.cells.*_step`:
+Semantics are those of `rnnkit.core.scan.scan_rnn` over the kind's pure step:
 `xs` is time-major (T, B, D) (batch-major (B, T, D) when `cfg.batch_major_x`, which
-`fused_rnn` sets for the native LSTM loops) and already in processing order (flipped for go_backwards) and
-already multiplied by the input-dropout mask; `mask` (T, B) bool keeps the previous state
-where False; `rec_mask` (B, H) multiplies h before every h @ U (variational recurrent
-dropout). Returns `(hs, final_state)`: hs (T, B, H) the state h after every step (None when
-`cfg.return_sequences` is False), final_state `h` or `(h, c)` for LSTM. Output masking
-(repeat the previous output / zeros) is applied by the caller with ordinary ops.
+`fused_rnn` sets for native loops that read it in place) and already in processing order
+(flipped for go_backwards) and already multiplied by the input-dropout mask; `mask` (T, B)
+bool keeps the previous state where False; `rec_mask` (B, H) multiplies h before every
+h @ U (variational recurrent dropout). States are tuples, `(h,)` or `(h, c)`. Returns
+`(hs, final_state)`: hs (T, B, H) the output after every step (None when
+`cfg.return_sequences` is False). Output masking (repeat the previous output / zeros) is
+applied by the caller with ordinary ops.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from rnnkit.core import seq_gru, seq_lstm, seq_native, seq_simple_rnn, sharding
-from rnnkit.core.seq_common import Act, SeqConfig
+from rnnkit.core import sharding
+from rnnkit.core.kernels import CellKernel, get_kernel
+from rnnkit.core.kernels.common import Act
+from rnnkit.core.policy import Plan
 
 __all__ = ["Act", "SeqConfig", "run_sequence", "fused_rnn"]
 
-BATCH_MAJOR_KINDS = ("lstm",)  # native loops that read batch-major x (SeqConfig.batch_major_x)
 
-_PRIMAL = {"gru": seq_gru.primal, "gru_v1": seq_gru.primal_v1,
-           "simple_rnn": seq_simple_rnn.primal}
-_FORWARD = {"gru": seq_gru.forward, "gru_v1": seq_gru.forward_v1,
-            "simple_rnn": seq_simple_rnn.forward}
-_BACKWARD = {"gru": seq_gru.backward, "gru_v1": seq_gru.backward_v1,
-             "simple_rnn": seq_simple_rnn.backward}
+@dataclasses.dataclass(frozen=True)
+class SeqConfig:
+    """The static configuration of one fused call (hashable: a `nondiff_argnums` of the
+    custom VJP). `kernel` may be given as a registered kind name."""
+
+    kernel: CellKernel
+    activation: Act
+    recurrent_activation: Optional[Act]
+    return_sequences: bool
+    plan: Plan
+    # xs (and its gradient) stay batch-major (B, T, D): native loops whose spec says
+    # `batch_major` read them in place (fused_rnn sets it; everything else is time-major)
+    batch_major_x: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "kernel", get_kernel(self.kernel))
+
+    @property
+    def kind(self) -> str:
+        return self.kernel.kind
+
+    @property
+    def loops(self):
+        """The `SequenceKernels` of the planned engine."""
+        return self.kernel.sequence_kernels(self.plan.engine)
 
 
 # ======================================================================================
 # custom_vjp wiring
 # ======================================================================================
 
-class _XLALoops:
-    """The XLA engine's loops of one non-LSTM kind, under the names the engines share."""
-
-    def __init__(self, kind):
-        self.primal, self.forward, self.backward = (
-            _PRIMAL[kind], _FORWARD[kind], _BACKWARD[kind])
-
-
-def _loops(cfg):
-    """primal / forward / backward of cfg.kind on cfg.plan.engine (LSTM: the seq_lstm
-    signatures with h and c apart; other kinds: seq_gru's with one state)."""
-    if cfg.plan.engine == "native":
-        return seq_native.loops(cfg.kind)
-    return seq_lstm if cfg.kind == "lstm" else _XLALoops(cfg.kind)
-
-
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _seq(cfg, params, xs, state0, mask, rm):
-    if cfg.kind == "lstm":
-        return _loops(cfg).primal(cfg, params, xs, state0[0], state0[1], mask, rm)
-    return _loops(cfg).primal(cfg, params, xs, state0, mask, rm)
+    return cfg.loops.primal(cfg, params, xs, state0, mask, rm)
 
 
 def _seq_fwd(cfg, params, xs, state0, mask, rm):
-    if cfg.kind == "lstm":
-        out, res = _loops(cfg).forward(cfg, params, xs, state0[0], state0[1], mask, rm)
-    else:
-        out, res = _loops(cfg).forward(cfg, params, xs, state0, mask, rm)
+    out, res = cfg.loops.forward(cfg, params, xs, state0, mask, rm)
     return out, (params, xs, state0, mask, rm, res)
 
 
 def _seq_bwd(cfg, saved, g):
     params, xs, state0, mask, rm, res = saved
     d_hs, d_final = g
-    if cfg.kind == "lstm":
-        G, Hs, Cs = res
-        dp, dxs, dh0, dc0, drm = _loops(cfg).backward(
-            cfg, params, xs, state0[0], state0[1], mask, rm, G, Hs, Cs, d_hs, d_final[0],
-            d_final[1])
-        dstate = (dh0, dc0)
-    else:
-        dp, dxs, dstate, drm = _loops(cfg).backward(cfg, params, xs, state0, mask, rm, *res,
-                                                   d_hs, d_final)
+    dp, dxs, dstate, drm = cfg.loops.backward(cfg, params, xs, state0, mask, rm, res, d_hs,
+                                              d_final)
     return dp, dxs, dstate, None, drm
 
 
@@ -107,19 +101,19 @@ def run_sequence(cfg: SeqConfig, params, xs, state0, mask=None, rec_mask=None):
     """The recurrence of one layer; see the module docstring.
 
     Args:
-        params: `SimpleRNNParams` / `LSTMParams` / `GRUParams` (bias may be None).
+        params: the kind's params (`SimpleRNNParams` / `LSTMParams` / `GRUParams`; bias may
+            be None).
         xs: (T, B, D) float, time-major, in processing order, input dropout applied.
-        state0: h (B, H), or (h, c) for LSTM.
+        state0: tuple of the kind's states, each (B, H): `(h,)`, or `(h, c)` for LSTM.
         mask: None or (T, B) bool.
         rec_mask: None or (B, H) recurrent-dropout multiplier.
 
     Returns:
-        (hs (T, B, H) or None, final_state).
+        (hs (T, B, H) or None, final_state tuple).
     """
     if mask is not None:
         mask = mask.astype(bool)
-    if cfg.kind == "lstm":
-        state0 = tuple(state0)
+    state0 = tuple(state0)
     split = sharding.current()  # under a distribution: its batch axis
     if split is not None:
         return _sharded(cfg, params, xs, state0, mask, rec_mask, *split)
@@ -167,15 +161,16 @@ def _sharded(cfg, params, xs, state0, mask, rec_mask, mesh, axis):
 
 def fused_rnn(cfg: SeqConfig, params, x, state0, *, mask=None, input_mask=None,
               rec_mask=None, reverse=False, time_major=False, zero_output_for_mask=False):
-    """Drop-in for `scan_rnn(step, state0, x, ...)` with a built-in cell's step.
+    """Drop-in for `scan_rnn(step, state0, x, ...)` with the step of `cfg.kernel`;
+    `state0` is a tuple of the kind's states.
 
     Returns `(last_output (B, H), outputs (B, T, H) [or (T, B, H) if time_major] or None,
-    final_state)`, the same values as `rnnkit.core.scan.scan_rnn` with
+    final_state tuple)`, the same values as `rnnkit.core.scan.scan_rnn` with
     `return_sequences=cfg.return_sequences`.
     """
-    if (cfg.plan.engine == "native" and cfg.kind in BATCH_MAJOR_KINDS and not time_major
+    if (cfg.plan.engine == "native" and cfg.kernel.batch_major and not time_major
             and not reverse):
-        # the native LSTM loops read batch-major x in place: no (B, T, D) transpose
+        # native loops that read batch-major x in place: no (B, T, D) transpose
         cfg = dataclasses.replace(cfg, batch_major_x=True)
         xs = x if input_mask is None else x * input_mask[:, None]
     else:
@@ -189,7 +184,7 @@ def fused_rnn(cfg: SeqConfig, params, x, state0, *, mask=None, input_mask=None,
         if mask is not None:
             mask = jnp.flip(mask, 0)
     hs, final = run_sequence(cfg, params, xs, state0, mask, rec_mask)
-    h_T = final[0] if cfg.kind == "lstm" else final
+    h_T = final[0]  # the output is the first state
     if mask is None:
         last, ys = h_T, hs
     elif zero_output_for_mask:

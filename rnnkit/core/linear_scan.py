@@ -29,18 +29,30 @@ from jax import lax
 
 from rnnkit import config
 from rnnkit.core import native
-from rnnkit.core.seq_native import _call, _opt
+from rnnkit.core.native import ffi
 
 __all__ = ["engine", "gated", "complex_diag"]
 
 
-def engine(kind: str, dtype) -> str:
-    """"native" when the C++ loop of `kind` applies to arrays of `dtype`, else "xla".
+GATED_SOURCE = "min_rnn.cc"  # rnnkit_{mingru,minlstm}_{forward,backward}
+COMPLEX_SOURCE = "lru.cc"  # rnnkit_lru_{forward,backward}
+
+
+def engine(source: str, dtype) -> str:
+    """"native" when the C++ loops in `source` apply to arrays of `dtype`, else "xla".
     (Builds the native library on first use, once per machine.)"""
     if (not config.native_kernels_enabled() or jnp.dtype(dtype) != jnp.float32
             or jax.default_backend() != "cpu"):
         return "xla"
-    return "native" if native.load(kind) else "xla"
+    return "native" if native.load(source) else "xla"
+
+
+def _call(name, shapes, *args):
+    source = COMPLEX_SOURCE if name.startswith("rnnkit_lru_") else GATED_SOURCE
+    return ffi.call(source, name, shapes, *args)
+
+
+_opt = ffi.opt
 
 
 def lead(v, like):
@@ -60,7 +72,8 @@ def gated(kind: str, decay: Callable, P, h0, mask=None, *, return_sequences=True
     """Runs `h_t = a_t * h_{t-1} + (1 - a_t) * c_t` over P (B, T, G*U).
 
     Args:
-        kind: the cell kind whose native handlers run it ("mingru", "minlstm").
+        kind: the cell kind whose native handlers (in GATED_SOURCE) run it ("mingru",
+            "minlstm").
         decay: `P -> (a, c)`, elementwise, each (..., U).
         h0: (B, U); mask: bool (B, T) or None.
 

@@ -1,7 +1,8 @@
 """Every performance choice of the recurrent kernels, in ONE place, chosen by shape and mode.
 
-`plan(kind, batch, timesteps, input_dim, units, ...)` returns a `Plan` read by
-`rnnkit.core.fused`. Each rule names the measurement that justified it: 2-vCPU Xeon
+`plan(kind, batch, timesteps, input_dim, units, ..., engines=...)` returns a `Plan` read by
+`rnnkit.core.fused`. It is a pure function of the cell kind's spec (`rnnkit.core.kernels`),
+the shapes, the flags and the engines the caller found available; it builds nothing. Each rule names the measurement that justified it: 2-vCPU Xeon
 (Sapphire Rapids class: AVX-512, AMX) VM, jax 0.10.2, XLA:CPU, median of 3-5 interleaved
 rounds; full tables and commands in benchmarks/PERF_NOTES.md (the earlier EPYC numbers
 are in shared/perf/xla_cpu_notes.md). None of the choices changes a result beyond float32
@@ -28,10 +29,12 @@ Rules:
    batch <= 8 only: B1 neutral to slightly better (LSTM 0.108 vs 0.118 ms median); GRU
    B1 worse (0.148 vs 0.112: the reset gate needs the recurrent part separately);
    every cell worse at B64 (LSTM infer 27.5 vs 24.2 ms, GRU 26.3 vs 20.3).
-6. Engine: the native C++ time loops (rnnkit.core.native) wherever they apply (CPU
-   backend, float32, AVX-512F, tanh / sigmoid / linear activations, a kind in
-   `native.KIND_SOURCES` whose source builds), else XLA. The native loops split the batch over the cores themselves,
-   so the device split (rule 5) is off for them. Measurements: benchmarks/PERF_NOTES.md.
+6. Engine: the native C++ time loops (rnnkit.core.native) wherever they apply (the caller
+   found them available: `rnnkit.core.engines.available_engines`, i.e. native kernels on,
+   CPU backend, AVX-512F, the kind has native loops whose source builds; and here: float32,
+   activations among the kind's `native_activations`), else XLA. The native loops split
+   the batch over the cores themselves, so the device split (rule 5) is off for them.
+   Measurements: benchmarks/PERF_NOTES.md.
 5. Batch split over CPU devices (opt-in `rnnkit.config.set_cpu_devices`): only when the
    batch divides evenly and each part keeps >= 4 rows (a B1 split cannot help: the
    recurrence is sequential). B64, 1 device -> 2 devices: LSTM train 87 -> 54 ms,
@@ -45,8 +48,7 @@ import dataclasses
 import os
 
 from rnnkit import config
-
-GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+from rnnkit.core.kernels import get_kernel
 
 # Thresholds (see the rules above).
 WIDE_STEP = 8192  # rows * gates * units from which the inference unroll pays off
@@ -54,7 +56,8 @@ INFER_UNROLL_WIDE = 4
 TRAIN_FWD_UNROLL = 1
 TRAIN_BWD_UNROLL = 1
 CONCAT_MAX_BATCH = 8
-CONCAT_KINDS = ("lstm", "simple_rnn")  # GRU: the split input/recurrent parts make it slower
+# which kinds use the concatenated matmul: `CellKernel.concat` (LSTM, SimpleRNN; not GRU, whose
+# split input / recurrent parts make it slower)
 SPLIT_MIN_ROWS = 4
 
 
@@ -70,21 +73,24 @@ class Plan:
     threads: int = 0  # native engine: threads over the batch (0 = one per core, >= 8 rows)
 
 
-def plan(kind: str, batch: int, timesteps: int, input_dim: int, units: int, *,
+def plan(kind, batch: int, timesteps: int, input_dim: int, units: int, *,
          user_unroll=None, compute_dtype: str = "float32", act_kinds=None,
-         dtype: str = "float32") -> Plan:
+         dtype: str = "float32", engines=("xla",)) -> Plan:
     """The plan for one recurrent layer call.
 
     Args:
-        kind: "simple_rnn" | "lstm" | "gru" | "gru_v1" (reset_after=False).
+        kind: a registered cell kind ("lstm", "gru", ...) or its `CellKernel`.
         user_unroll: the layer's own `unroll` argument when the user set one (an int or
             True); it then overrides the unroll choice of both forward loops.
         act_kinds: the cell's activation kinds (`Act.kind`: "tanh", "sigmoid", "linear" or
             None for any other function); None (unknown) keeps the XLA engine.
         dtype: the dtype of the inputs and weights ("mixed" when they differ).
+        engines: the engines that can run here (`rnnkit.core.engines.available_engines`);
+            "native" is planned only when listed.
     """
-    gates = GATES["gru" if kind == "gru_v1" else kind]
-    engine = _engine(kind, compute_dtype, act_kinds, dtype)
+    kernel = get_kernel(kind)
+    gates = kernel.gates
+    engine = _engine(kernel, compute_dtype, act_kinds, dtype, engines)
     devices = 1 if engine == "native" else _split(batch)
     rows = batch // devices
     wide = rows * gates * units >= WIDE_STEP and gates >= 3
@@ -96,7 +102,7 @@ def plan(kind: str, batch: int, timesteps: int, input_dim: int, units: int, *,
     result = Plan(infer_unroll=min(infer_unroll, max(timesteps, 1)),
                   fwd_unroll=min(fwd_unroll, max(timesteps, 1)),
                   bwd_unroll=min(TRAIN_BWD_UNROLL, max(timesteps, 1)),
-                  concat=rows <= CONCAT_MAX_BATCH and kind in CONCAT_KINDS,
+                  concat=rows <= CONCAT_MAX_BATCH and kernel.concat,
                   devices=devices, compute_dtype=compute_dtype, engine=engine)
     overrides = _overrides()
     if overrides:
@@ -121,19 +127,10 @@ def _overrides() -> dict:
     return out
 
 
-NATIVE_ACTIVATIONS = ("tanh", "sigmoid", "linear")
-
-
-def _engine(kind, compute_dtype, act_kinds, dtype) -> str:
-    if not config.native_kernels_enabled() or compute_dtype != "float32" or dtype != "float32":
+def _engine(kernel, compute_dtype, act_kinds, dtype, engines) -> str:
+    if "native" not in engines or compute_dtype != "float32" or dtype != "float32":
         return "xla"
-    if act_kinds is None or any(k not in NATIVE_ACTIVATIONS for k in act_kinds):
-        return "xla"
-    from rnnkit.core import native
-
-    import jax
-
-    if jax.default_backend() != "cpu" or not native.load(kind):
+    if act_kinds is None or any(k not in kernel.native_activations for k in act_kinds):
         return "xla"
     return "native"
 

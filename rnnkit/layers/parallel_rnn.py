@@ -114,7 +114,11 @@ class ParallelCell(Layer):
 
     # --- whole sequence -----------------------------------------------------------------
     def uses_parallel(self) -> bool:
-        """Whether `RNN` runs whole sequences through `fused_sequence`."""
+        """Whether `RNN` runs whole sequences through `fused_sequence`: not in "sequential"
+        mode, nor for a subclass that changes the step (its own `call` or `rnn_step`)."""
+        cls = type(self)
+        if cls.call is not ParallelCell.call or cls.rnn_step is not ParallelCell.rnn_step:
+            return False
         if self.mode == "auto":
             return config.fast_paths_enabled()
         return self.mode == "parallel"
@@ -135,7 +139,7 @@ class ParallelCell(Layer):
         in_mask = self.dropout_mask(xs.shape[0], xs.shape[-1], training)
         if in_mask is not None:
             xs = xs * in_mask[:, None, :]
-        engine = linear_scan.engine(self.kernels.KIND, xs.dtype)
+        engine = linear_scan.engine(self.kernels.NATIVE_SOURCE, xs.dtype)
         last, seq, final = self.kernels.sequence(
             self.core_params(), xs, tuple(states), mask, return_sequences=return_sequences,
             zero_output_for_mask=zero_output_for_mask, use_engine=engine)
@@ -178,9 +182,6 @@ class ParallelRNN(RNN):
         if cell is not None and not name.startswith("_") and hasattr(cell, name):
             return getattr(cell, name)
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
-
-    def _use_fused(self, sequences, constants):
-        return constants is None and self.cell.uses_parallel()
 
     def get_config(self):
         config = {k: v for k, v in self.cell.get_config().items()

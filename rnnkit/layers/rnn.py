@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rnnkit import config
+from rnnkit.core.kernels import get_kernel
 from rnnkit.core.scan import scan_rnn
 from rnnkit.layers.layer import Layer, in_trace
 from rnnkit.layers.validation import is_int
@@ -21,15 +22,14 @@ _FUSED_METHODS = ("rnn_step", "call", "dropout_masks", "_core_params", "fused_se
 
 
 def _fusable_cell(cell) -> bool:
-    """A built-in cell (or a subclass that overrides none of its step methods)."""
-    from rnnkit.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
-
+    """A cell whose kind (`_fused_kind`, rnnkit.core.kernels) has fused XLA kernels, of the
+    class that names that kind or a subclass that overrides none of its step methods."""
+    kind = getattr(cell, "_fused_kind", None)
+    if kind is None or get_kernel(kind).xla is None:
+        return False
     cls = type(cell)
-    for base in (LSTMCell, GRUCell, SimpleRNNCell):
-        if issubclass(cls, base):
-            return cls is base or all(getattr(cls, n) is getattr(base, n)
-                                      for n in _FUSED_METHODS)
-    return False
+    owner = next(c for c in cls.__mro__ if "_fused_kind" in c.__dict__)
+    return cls is owner or all(getattr(cls, n) is getattr(owner, n) for n in _FUSED_METHODS)
 
 
 class RNN(Layer):
@@ -295,6 +295,8 @@ class RNN(Layer):
     # --- fast-path dispatch ------------------------------------------------------------
     def _use_fused(self, sequences, constants):
         """True when the fused kernel of a built-in cell computes exactly this call."""
+        if constants is None and callable(getattr(self.cell, "uses_parallel", None)):
+            return self.cell.uses_parallel()  # a cell with its own whole-sequence form
         if constants is not None or not config.fast_paths_enabled():
             return False
         if not _fusable_cell(self.cell):

@@ -13,7 +13,8 @@ import jax.numpy as jnp
 from rnnkit import activations, constraints, initializers, regularizers
 from rnnkit import random as rk_random
 from rnnkit.core import cells as core
-from rnnkit.core import fused, policy
+from rnnkit.core import engines, fused, policy
+from rnnkit.core.kernels import get_kernel
 from rnnkit.layers.layer import Layer
 from rnnkit.layers.validation import check_positive_int, check_rate  # noqa: F401
 
@@ -27,7 +28,12 @@ class DropoutRNNCell(Layer):
     """Shared configuration of the built-in cells: weights' initializers, regularizers,
     constraints, and variational dropout on inputs and recurrent state."""
 
-    _n_gates = 1
+    # the registered cell kind (rnnkit.core.kernels) whose spec this cell computes
+    _fused_kind = None
+
+    @property
+    def _n_gates(self):
+        return 1 if self._fused_kind is None else get_kernel(self._fused_kind).gates
 
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -126,8 +132,6 @@ class DropoutRNNCell(Layer):
         raise NotImplementedError
 
     # --- fused whole-sequence kernel (rnnkit.core.fused) ------------------------------------
-    _fused_kind = None  # "simple_rnn" | "lstm" | "gru" | "gru_v1" on the built-in cells
-
     def _core_params(self):
         raise NotImplementedError
 
@@ -147,7 +151,7 @@ class DropoutRNNCell(Layer):
 
         Returns `(last_output, outputs or None, new_states: list)`.
         """
-        kind = self._fused_kind
+        kernel = get_kernel(self._fused_kind)
         t_axis, b_axis = (0, 1) if time_major else (1, 0)
         batch, steps, input_dim = (sequences.shape[b_axis], sequences.shape[t_axis],
                                    sequences.shape[-1])
@@ -156,18 +160,18 @@ class DropoutRNNCell(Layer):
         params = self._core_params()
         dtypes = {str(jnp.result_type(a)) for a in jax.tree_util.tree_leaves(
             (sequences, params, states))}
-        plan = policy.plan(kind, batch, steps, input_dim, self.units,
+        plan = policy.plan(kernel, batch, steps, input_dim, self.units,
                            user_unroll=unroll if unroll is not False else None,
                            compute_dtype=compute_dtype,
                            act_kinds=tuple(a.kind for a in (act, ract) if a is not None),
-                           dtype=dtypes.pop() if len(dtypes) == 1 else "mixed")
-        cfg = fused.SeqConfig(kind, act, ract, bool(return_sequences), plan)
-        state0 = (states[0], states[1]) if kind == "lstm" else states[0]
+                           dtype=dtypes.pop() if len(dtypes) == 1 else "mixed",
+                           engines=engines.available_engines(kernel))
+        cfg = fused.SeqConfig(kernel, act, ract, bool(return_sequences), plan)
         last, seq, final = fused.fused_rnn(
-            cfg, params, sequences, state0, mask=mask, input_mask=in_mask,
+            cfg, params, sequences, tuple(states), mask=mask, input_mask=in_mask,
             rec_mask=rec_mask, reverse=go_backwards, time_major=time_major,
             zero_output_for_mask=zero_output_for_mask)
-        return last, seq, (list(final) if kind == "lstm" else [final])
+        return last, seq, list(final)
 
     def get_config(self):
         config = super().get_config()
@@ -219,7 +223,7 @@ class LSTMCell(DropoutRNNCell):
     States: [h, c], each (B, units).
     """
 
-    _n_gates = 4
+    _fused_kind = "lstm"
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  use_bias=True, kernel_initializer="glorot_uniform",
@@ -253,8 +257,6 @@ class LSTMCell(DropoutRNNCell):
         self._build_seed()
         self.built = True
 
-    _fused_kind = "lstm"
-
     def _core_params(self):
         return core.LSTMParams(self.kernel.value, self.recurrent_kernel.value,
                                None if self.bias is None else self.bias.value)
@@ -286,8 +288,6 @@ class GRUCell(DropoutRNNCell):
     Weights: kernel (D, 3*units), recurrent_kernel (units, 3*units), bias (2, 3*units) with
     `reset_after=True` (row 0 input bias, row 1 recurrent bias) or (3*units,) otherwise.
     """
-
-    _n_gates = 3
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  use_bias=True, kernel_initializer="glorot_uniform",

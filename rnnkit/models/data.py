@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnkit.layers.validation import check_numeric
+from rnnkit.layers.validation import check_numeric, is_int
 
 
 def _as_array(v, what):
@@ -34,10 +34,36 @@ def _length(v):
     return len(v[0]) if isinstance(v, list) else len(v)
 
 
-def check_fit_data(x, y, sample_weight, where):
-    """Arrays for x (an array or a list of arrays), y and sample_weight, same length."""
+def check_batch_size(value, arg="batch_size", default=32) -> int:
+    """The batch size to use: `default` for None, else a positive integer (NumPy ones too)."""
+    if value is None:
+        return default
+    if not is_int(value) or value <= 0:
+        raise ValueError(f"{arg} must be a positive integer (samples per step); received "
+                         f"{arg}={value!r}. Leave it as None for the default of {default}.")
+    return int(value)
+
+
+def check_epochs(epochs, initial_epoch) -> tuple[int, int]:
+    for arg, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+        if not is_int(value) or value < 0:
+            raise ValueError(f"{arg} must be a non-negative integer; received {arg}={value!r}.")
+    return int(epochs), int(initial_epoch)
+
+
+def check_fit_data(x, y, sample_weight, where, loss=None):
+    """Arrays for x (an array or a list of arrays), y and sample_weight, same length.
+
+    `loss`: the compiled loss when targets are required (then `y=None` is an error).
+    """
     if x is None:
         raise ValueError(f"{where}() needs input data `x`.")
+    if y is None and loss is not None:
+        name = loss if isinstance(loss, str) else getattr(loss, "name", None) or \
+            getattr(loss, "__name__", type(loss).__name__)
+        raise ValueError(f"{where}() needs targets `y`: the model was compiled with the loss "
+                         f"{name!r}, which compares predictions with targets. Call "
+                         f"{where}(x, y, ...).")
     if isinstance(x, dict):
         x = {k: np.asarray(v) for k, v in x.items()}
         if len({len(v) for v in x.values()}) > 1:
@@ -59,6 +85,12 @@ def check_fit_data(x, y, sample_weight, where):
                              f"received {[len(a) for a in x]}.")
     if not isinstance(x, dict) and np.ndim(x[0] if isinstance(x, list) else x) == 0:
         raise ValueError(f"{where}(): x must have a batch axis; received a scalar.")
+    n = _length(x)
+    if n == 0:
+        shapes = ({k: np.shape(v) for k, v in x.items()} if isinstance(x, dict) else
+                  [np.shape(a) for a in x] if isinstance(x, list) else np.shape(x))
+        raise ValueError(f"{where}() received 0 samples: x has shape {shapes}. Pass at least "
+                         "one sample (check the slicing or filtering that made the data).")
     if y is not None and where != "predict":
         nx, ny = _length(x), _length(y)
         if nx != ny:
@@ -96,9 +128,7 @@ def split_validation(x, y, sw, fraction):
 
 def batches(x, y, sw, batch_size, order):
     """Yields (x_batch, y_batch, sw_batch, size); `order` is a permutation or None."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer; received {batch_size!r}.")
+    batch_size = check_batch_size(batch_size)
     n = _length(x)
     for start in range(0, n, batch_size):
         idx = slice(start, min(start + batch_size, n)) if order is None else \

@@ -22,7 +22,8 @@ from rnnkit.core import sparse
 from rnnkit.core.jit import jit_forwarding_values
 from rnnkit.layers.layer import _Tracing
 from rnnkit.models import callbacks as callbacks_mod
-from rnnkit.models.data import batches, check_fit_data, split_validation, to_host
+from rnnkit.models.data import (batches, check_batch_size, check_epochs, check_fit_data,
+                                split_validation, to_host)
 from rnnkit.models.sharded import Runner
 from rnnkit.variables import StatelessScope
 
@@ -202,15 +203,22 @@ class Trainer:
             self._check_targets(x, y)
 
     def _check_targets(self, x, y):
+        """Target shapes and values against each output's loss, on the host, before any
+        step runs (e.g. class ids outside the output's classes)."""
         outputs = getattr(self, "outputs", None)
-        if not outputs or isinstance(self._loss_fns, list):
+        if not outputs:
             return
         ys = y if isinstance(y, (list, tuple)) else [y]
-        for t, target in zip(outputs, ys):
+        fns = self._loss_fns if isinstance(self._loss_fns, list) else None
+        for i, (t, target) in enumerate(zip(outputs, ys)):
+            fn = fns[i] if fns is not None and i < len(fns) else self._loss_fns
             shape = (np.shape(target)[0],) + tuple(t.shape[1:])
-            check = getattr(self._loss_fns, "check_shapes", None)
-            if check is not None and None not in shape:
+            check = getattr(fn, "check_shapes", None)
+            if fns is None and check is not None and None not in shape:
                 check(tuple(np.shape(target)), shape)
+            check_values = getattr(fn, "check_target_values", None)
+            if check_values is not None:
+                check_values(target, tuple(t.shape))
 
     def _writeback(self, values, idx):
         variables = self.variables
@@ -228,12 +236,19 @@ class Trainer:
             validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Trains for `epochs` epochs; returns a `History` (`history.history["loss"]`)."""
         self._require_compiled("fit")
-        x, y, sample_weight = check_fit_data(x, y, sample_weight, "fit")
+        x, y, sample_weight = check_fit_data(x, y, sample_weight, "fit", self.loss)
+        batch_size = check_batch_size(batch_size)
+        val_batch_size = check_batch_size(validation_batch_size, "validation_batch_size",
+                                          batch_size)
+        epochs, initial_epoch = check_epochs(epochs, initial_epoch)
         if validation_data is None and validation_split:
             (x, y, sample_weight), validation_data = split_validation(
                 x, y, sample_weight, validation_split)
         self._prepare(x, y)
-        batch_size = batch_size or 32
+        if validation_data is not None:  # checked before training, not after an epoch
+            validation_data = check_fit_data(*_unpack_validation(validation_data),
+                                             "validation_data", self.loss)
+            self._check_targets(*validation_data[:2])
         n = len(y[0] if isinstance(y, (list, tuple)) else y)
         runner = Runner.current()
         runner.check(n, batch_size, "fit")
@@ -270,9 +285,8 @@ class Trainer:
                 cbs.on_train_batch_end(step_i, logs)
             logs = self._logs(loss_sum / max(seen, 1), metric_acc)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                vx, vy, vw = check_fit_data(*_unpack_validation(validation_data),
-                                            "validation_data")
-                val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size,
+                vx, vy, vw = validation_data
+                val = self.evaluate(vx, vy, batch_size=val_batch_size,
                                     sample_weight=vw, verbose=0, return_dict=True,
                                     _callbacks=False)
                 logs.update({f"val_{k}": v for k, v in val.items()})
@@ -293,17 +307,18 @@ class Trainer:
                  steps=None, callbacks=None, return_dict=False, _callbacks=True):
         """Loss (and metrics) over the data, weighted by batch size as Keras reports it."""
         self._require_compiled("evaluate")
-        x, y, sample_weight = check_fit_data(x, y, sample_weight, "evaluate")
+        x, y, sample_weight = check_fit_data(x, y, sample_weight, "evaluate", self.loss)
+        batch_size = check_batch_size(batch_size)
         self._prepare(x, y)
         runner = Runner.current()
-        runner.check(len(y[0] if isinstance(y, (list, tuple)) else y), batch_size or 32,
+        runner.check(len(y[0] if isinstance(y, (list, tuple)) else y), batch_size,
                      "evaluate")
         step = self._step_fn("eval", runner)
         runner.place(self)
         values = [v._value for v in self.variables]
         loss_sum, seen = 0.0, 0
         metric_acc = [[0.0, 0.0] for _ in self._metrics]
-        for xb, yb, wb, size in batches(x, y, sample_weight, batch_size or 32, None):
+        for xb, yb, wb, size in batches(x, y, sample_weight, batch_size, None):
             loss, msums, _ = step(values, *runner.feed((xb, yb, wb)))
             loss_sum += float(loss) * size
             seen += size
@@ -319,15 +334,16 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Runs the model in inference mode over `x` in batches; returns NumPy arrays."""
         x, _, _ = check_fit_data(x, None, None, "predict")
+        batch_size = check_batch_size(batch_size)
         self._prepare(x)
         runner = Runner.current()
         first = x[0] if isinstance(x, list) else next(iter(x.values())) \
             if isinstance(x, dict) else x
-        runner.check(len(first), batch_size or 32, "predict")
+        runner.check(len(first), batch_size, "predict")
         step = self._step_fn("predict", runner)
         runner.place(self)
         outs = []
-        for xb, _, _, _ in batches(x, None, None, batch_size or 32, None):
+        for xb, _, _, _ in batches(x, None, None, batch_size, None):
             values = [v._value for v in self.variables]
             y_pred, new_values = step(values, runner.feed(xb), None, None)
             self._store_state(new_values)
@@ -360,7 +376,8 @@ class Trainer:
                        return_dict=False):
         """One optimizer step on one batch; returns the loss (before the update)."""
         self._require_compiled("train_on_batch")
-        x, y, sample_weight = check_fit_data(x, y, sample_weight, "train_on_batch")
+        x, y, sample_weight = check_fit_data(x, y, sample_weight, "train_on_batch",
+                                             self.loss)
         self._prepare(x, y)
         runner = Runner.current()
         n = len(jax.tree_util.tree_leaves(to_host(x))[0])
@@ -381,7 +398,8 @@ class Trainer:
         return vals[0] if len(vals) == 1 else vals
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        return self.evaluate(x, y, batch_size=len(y), sample_weight=sample_weight,
+        return self.evaluate(x, y, batch_size=len(y) if y is not None and len(y) else None,
+                             sample_weight=sample_weight,
                              verbose=0, return_dict=return_dict)
 
 

@@ -64,8 +64,12 @@ def _fast_run(kind, act, ract, p, x, state0, mask, in_mask, rec_mask, reverse, z
               plan):
     cfg = fused.SeqConfig(kind, fused.Act(act), None if ract is None else fused.Act(ract),
                           ret, plan)
-    return fused.fused_rnn(cfg, p, x, state0, mask=mask, input_mask=in_mask,
-                           rec_mask=rec_mask, reverse=reverse, zero_output_for_mask=zero_out)
+    # the kernels take and return the state as a tuple: (h,) or (h, c)
+    states = tuple(state0) if isinstance(state0, tuple) else (state0,)
+    last, ys, final = fused.fused_rnn(cfg, p, x, states, mask=mask, input_mask=in_mask,
+                                      rec_mask=rec_mask, reverse=reverse,
+                                      zero_output_for_mask=zero_out)
+    return last, ys, (final if isinstance(state0, tuple) else final[0])
 
 
 def _loss_weights(rng, out):

@@ -28,7 +28,7 @@ KERNELS = {"mingru": mingru, "minlstm": minlstm, "lru": lru}
 
 def _engines(kind):
     engines = ["xla"]
-    if linear_scan.engine(kind, jnp.float32) == "native":
+    if linear_scan.engine(KERNELS[kind].NATIVE_SOURCE, jnp.float32) == "native":
         engines.append("native")
     return engines
 
@@ -93,4 +93,4 @@ def test_long_sequence_gradients_finite_and_equal(kind):
 
 
 def test_engine_falls_back_to_xla_off_float32():
-    assert linear_scan.engine("mingru", jnp.float16) == "xla"
+    assert linear_scan.engine(mingru.NATIVE_SOURCE, jnp.float16) == "xla"

@@ -23,7 +23,7 @@ import pytest
 
 from rnnkit import config
 from rnnkit import layers as L
-from rnnkit.core import native, policy
+from rnnkit.core import engines, native, policy
 
 from test_fast_paths import check_case
 
@@ -81,14 +81,14 @@ CASES = [
 
 
 def _need(kind):
-    if not native.load(kind):
+    if not engines.native_available(kind):
         pytest.skip(f"native {kind} loops unavailable: {native.status()}")
 
 
 def test_builds_where_it_should():
     if not CAN_BUILD:
         pytest.skip("this machine cannot build the native kernels")
-    assert native.load("lstm"), native.status()
+    assert native.load("lstm.cc"), native.status()
 
 
 @pytest.mark.parametrize("threads", [1, 0, 3])
@@ -120,7 +120,8 @@ def test_layer_picks_native_and_matches_xla(layer, kw):
             lay = getattr(L, layer)(24, **kw)
             lay.build(x.shape)
             lay.set_weights(ref.get_weights())
-            plan = policy.plan(kind, 20, 11, 6, 24, act_kinds=("tanh", "sigmoid"))
+            plan = policy.plan(kind, 20, 11, 6, 24, act_kinds=("tanh", "sigmoid"),
+                               engines=engines.available_engines(kind))
             assert plan.engine == ("native" if native_on else "xla")
             outs[native_on] = [np.asarray(o) for o in jax.tree_util.tree_leaves(lay(x))]
     finally:
@@ -130,15 +131,20 @@ def test_layer_picks_native_and_matches_xla(layer, kw):
 
 
 def test_policy_keeps_xla_where_native_does_not_apply():
-    assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=None).engine == "xla"
-    assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=("relu", "sigmoid")).engine == "xla"
+    both = ("xla", "native")
     assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=("tanh", "sigmoid"),
-                       dtype="mixed").engine == "xla"
+                       engines=both).engine == "native"
+    assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=None, engines=both).engine == "xla"
+    assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=("relu", "sigmoid"),
+                       engines=both).engine == "xla"
     assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=("tanh", "sigmoid"),
-                       compute_dtype="bfloat16").engine == "xla"
+                       dtype="mixed", engines=both).engine == "xla"
+    assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=("tanh", "sigmoid"),
+                       compute_dtype="bfloat16", engines=both).engine == "xla"
+    assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=("tanh", "sigmoid")).engine == "xla"
     config.set_native_kernels(False)
     try:
-        assert policy.plan("lstm", 8, 5, 3, 4, act_kinds=("tanh", "sigmoid")).engine == "xla"
+        assert engines.available_engines("lstm") == ("xla",)
     finally:
         config.set_native_kernels(True)
 
@@ -156,8 +162,8 @@ def test_failed_build_warns_once_and_falls_back(monkeypatch, tmp_path):
     monkeypatch.setattr(native, "_compiler", lambda: "false")  # a "compiler" that fails
     monkeypatch.setattr(native, "_libs", {})
     with pytest.warns(RuntimeWarning, match="XLA kernels run instead"):
-        assert native.load("lstm") is False
-    assert native.load("lstm") is False  # cached: no second warning, no second build
+        assert native.load("lstm.cc") is False
+    assert native.load("lstm.cc") is False  # cached: no second warning, no second build
     assert "build or load failed" in native.status()["lstm.cc"]["reason"]
     assert not any(tmp_path.glob("*.so"))  # nothing half-written left behind
 

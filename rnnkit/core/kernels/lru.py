@@ -19,8 +19,10 @@ import jax
 import jax.numpy as jnp
 
 from rnnkit.core import linear_scan
+from rnnkit.core.kernels.spec import CellKernel
 
 KIND = "lru"
+NATIVE_SOURCE = linear_scan.COMPLEX_SOURCE
 EQUATIONS = (
     "lambda = exp(-exp(nu_log) + i * exp(theta_log))",
     "s_t = lambda * s_{t-1} + exp(gamma_log) * (x_t (B_re + i B_im))",
@@ -40,8 +42,10 @@ class LRUParams(NamedTuple):
     D: jax.Array
 
 
-def param_count(input_dim: int, state_dim: int) -> int:
-    return 4 * state_dim * input_dim + 3 * state_dim + input_dim
+def weight_shapes(input_dim: int, state_dim: int) -> dict:
+    D, N = input_dim, state_dim
+    return {"nu_log": (N,), "theta_log": (N,), "gamma_log": (N,), "B_re": (D, N),
+            "B_im": (D, N), "C_re": (N, D), "C_im": (N, D), "D": (D,)}
 
 
 def init_arrays(key, input_dim: int, state_dim: int, r_min: float, r_max: float,
@@ -121,3 +125,9 @@ def sequence(params: LRUParams, xs, state, mask=None, *, return_sequences=True,
     last = linear_scan.mask_last(readout(params, sT, x_last), mask, zero_output_for_mask)
     n = sT.shape[-1] // 2
     return last, ys, (sT[:, :n], sT[:, n:])
+
+
+# gates: none (no kernel of gate blocks); the "states" are the real and imaginary parts of s
+KERNEL = CellKernel(kind=KIND, gates=0, states=("s_re", "s_im"), step=step,
+                    equations=EQUATIONS, weight_shapes=weight_shapes,
+                    param_formula=PARAM_FORMULA)

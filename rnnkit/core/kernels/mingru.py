@@ -17,9 +17,11 @@ import jax
 import jax.numpy as jnp
 
 from rnnkit.core import linear_scan
+from rnnkit.core.kernels.spec import CellKernel
 
 KIND = "mingru"
 GATES = 2
+NATIVE_SOURCE = linear_scan.GATED_SOURCE
 EQUATIONS = (
     "z_t = sigmoid(x_t W_z + b_z)",
     "h~_t = x_t W_h + b_h",
@@ -33,8 +35,8 @@ class MinGRUParams(NamedTuple):
     bias: Optional[jax.Array]
 
 
-def param_count(input_dim: int, units: int, use_bias: bool = True) -> int:
-    return 2 * units * input_dim + (2 * units if use_bias else 0)
+def weight_shapes(input_dim: int, units: int, use_bias: bool = True) -> dict:
+    return {"kernel": (input_dim, 2 * units), "bias": (2 * units,) if use_bias else None}
 
 
 def project(params: MinGRUParams, x):
@@ -67,3 +69,7 @@ def sequence(params: MinGRUParams, xs, state, mask=None, *, return_sequences=Tru
                                       return_sequences=return_sequences,
                                       zero_output_for_mask=zero_output_for_mask,
                                       use_engine=use_engine)
+
+
+KERNEL = CellKernel(kind=KIND, gates=GATES, states=("h",), step=step, equations=EQUATIONS,
+                    weight_shapes=weight_shapes, param_formula=PARAM_FORMULA)

@@ -18,9 +18,11 @@ from typing import NamedTuple, Optional
 import jax
 
 from rnnkit.core import linear_scan
+from rnnkit.core.kernels.spec import CellKernel
 
 KIND = "minlstm"
 GATES = 3
+NATIVE_SOURCE = linear_scan.GATED_SOURCE
 EQUATIONS = (
     "f_t = sigmoid(x_t W_f + b_f)",
     "i_t = sigmoid(x_t W_i + b_i)",
@@ -36,8 +38,8 @@ class MinLSTMParams(NamedTuple):
     bias: Optional[jax.Array]
 
 
-def param_count(input_dim: int, units: int, use_bias: bool = True) -> int:
-    return 3 * units * input_dim + (3 * units if use_bias else 0)
+def weight_shapes(input_dim: int, units: int, use_bias: bool = True) -> dict:
+    return {"kernel": (input_dim, 3 * units), "bias": (3 * units,) if use_bias else None}
 
 
 def project(params: MinLSTMParams, x):
@@ -68,3 +70,7 @@ def sequence(params: MinLSTMParams, xs, state, mask=None, *, return_sequences=Tr
                                       return_sequences=return_sequences,
                                       zero_output_for_mask=zero_output_for_mask,
                                       use_engine=use_engine)
+
+
+KERNEL = CellKernel(kind=KIND, gates=GATES, states=("h",), step=step, equations=EQUATIONS,
+                    weight_shapes=weight_shapes, param_formula=PARAM_FORMULA)

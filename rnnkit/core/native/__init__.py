@@ -17,6 +17,10 @@ tanh / sigmoid / linear. Elsewhere, or when the build fails (one warning says wh
 runs its XLA kernels, which give the same values to float32 rounding.
 
 Turn it off with `rnnkit.config.set_native_kernels(False)` or `RNNKIT_NATIVE=0`.
+
+This module is the loader only: it knows source files, not cell kinds. The FFI call
+plumbing is `rnnkit.core.native.ffi`; each cell kind's module in `rnnkit.core.kernels`
+names its source and its loops.
 """
 
 from __future__ import annotations
@@ -37,10 +41,6 @@ from pathlib import Path
 
 _LOG = logging.getLogger("rnnkit.native")
 _HERE = Path(__file__).resolve().parent
-# which source holds the loops of each cell kind (rnnkit.core.seq_native* call them)
-KIND_SOURCES = {"lstm": "lstm.cc", "gru": "gru.cc", "gru_v1": "gru.cc",
-                "simple_rnn": "simple_rnn.cc", "mingru": "min_rnn.cc", "minlstm": "min_rnn.cc",
-                "lru": "lru.cc"}
 COMMON = ("rnn_common.h",)
 _FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno",
           "-Wno-attributes", "-Wno-return-type")
@@ -183,11 +183,11 @@ def _load_source(source: str) -> dict:
     return {"ok": True, "reason": "loaded", "path": path, "lib": lib, "targets": names}
 
 
-def load(kind: str = "lstm") -> bool:
-    """Builds (if needed), loads and registers the loops of one cell kind, once per
-    process; True when they can be used."""
-    source = KIND_SOURCES.get(kind)
-    if source is None or not (_HERE / source).exists():
+def load(source: str) -> bool:
+    """Builds (if needed), loads and registers the handlers of one source file next to this
+    module (e.g. "lstm.cc", a cell kind's `native.source`), once per process; True when
+    they can be used."""
+    if not source or not (_HERE / source).exists():
         return False
     entry = _libs.get(source)
     if entry is None:

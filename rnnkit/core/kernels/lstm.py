@@ -1,13 +1,20 @@
-"""LSTM sequence kernels: primal (inference) loop, forward saving the gates, reverse loop.
+"""The LSTM cell kind: its spec (`KERNEL`), XLA sequence kernels and native loops.
 
-See rnnkit.core.fused for the contract; gate order i, f, c, o.
+Gate order i, f, c, o; state (h, c). The sequence kernels follow the contract of
+`rnnkit.core.kernels.spec.SequenceKernels`: primal (inference) loop, forward saving the
+gates, reverse loop; the native loops (lstm.cc) also compute dx per step and accumulate
+dW, dU and db themselves, so no (T, B, 4H) gradient array is written.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
-from rnnkit.core.seq_common import cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq, scan, t_mm
+from rnnkit.core import cells
+from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq,
+                                        scan, t_mm)
+from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_shapes
+from rnnkit.core.native import ffi
 
 
 def _lstm_cell(cfg, z, c):
@@ -18,7 +25,8 @@ def _lstm_cell(cfg, z, c):
     return h_new, c_new
 
 
-def primal(cfg, p, xs, h0, c0, mask, rm):
+def primal(cfg, p, xs, state0, mask, rm):
+    h0, c0 = state0
     cdt = cdt_of(cfg)
     W, U, b = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt), p.bias
     concat = cfg.plan.concat
@@ -43,7 +51,8 @@ def primal(cfg, p, xs, h0, c0, mask, rm):
     return hs, (hT, cT)
 
 
-def forward(cfg, p, xs, h0, c0, mask, rm):
+def forward(cfg, p, xs, state0, mask, rm):
+    h0, c0 = state0
     act, ract = cfg.activation, cfg.recurrent_activation
     cdt = cdt_of(cfg)
     W, U, b = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt), p.bias
@@ -70,7 +79,10 @@ def forward(cfg, p, xs, h0, c0, mask, rm):
     return (Hs if cfg.return_sequences else None, (hT, cT)), (G, Hs, Cs)
 
 
-def backward(cfg, p, xs, h0, c0, mask, rm, G, Hs, Cs, d_hs, d_hT, d_cT):
+def backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
+    h0, c0 = state0
+    G, Hs, Cs = res
+    d_hT, d_cT = d_final
     act, ract = cfg.activation, cfg.recurrent_activation
     cdt = cdt_of(cfg)
     T, B, D = xs.shape
@@ -107,7 +119,7 @@ def backward(cfg, p, xs, h0, c0, mask, rm, G, Hs, Cs, d_hs, d_hT, d_cT):
         body, (d_hT, d_cT, drm0), (G, Cs, Cprev, Hprev if track_rm else None, mask, d_hs),
         reverse=True, unroll=cfg.plan.bwd_unroll)
     dp, dxs = param_grads(cfg, p, xs, h0, Hs, rm, flat(dZ), Hprev=Hprev)
-    return dp, dxs, dh0, dc0, drm
+    return dp, dxs, (dh0, dc0), drm
 
 
 def param_grads(cfg, p, xs, h0, Hs, rm, dZ2, *, Hprev=None):
@@ -125,3 +137,69 @@ def param_grads(cfg, p, xs, h0, Hs, rm, dZ2, *, Hprev=None):
     dp = type(p)(dW.astype(p.kernel.dtype), dU.astype(p.recurrent_kernel.dtype),
                  None if db is None else db.astype(p.bias.dtype))
     return dp, dxs
+
+
+# --- native loops (rnnkit/core/native/lstm.cc) ------------------------------------------------
+
+SOURCE = "lstm.cc"
+
+
+def _native_run(cfg, p, xs, h0, c0, mask, rm, *, hs: bool, train: bool):
+    T, B, _ = ffi.tbd(cfg, xs)
+    H = h0.shape[-1]
+    shapes = [(T, B, H) if hs else (0,), (B, H), (B, H),
+              (T, B, 4 * H) if train else (0,), (T, B, H) if train else (0,)]
+    return ffi.call(SOURCE, "rnnkit_lstm_forward", shapes, xs, p.kernel, p.recurrent_kernel,
+                    ffi.opt(p.bias), h0, c0, ffi.opt(mask, jnp.bool_), ffi.opt(rm),
+                    **ffi.act_attrs(cfg), x_batch_major=int(cfg.batch_major_x))
+
+
+def native_primal(cfg, p, xs, state0, mask, rm):
+    h0, c0 = state0
+    hs, hT, cT, _, _ = _native_run(cfg, p, xs, h0, c0, mask, rm, hs=cfg.return_sequences,
+                                   train=False)
+    return (hs if cfg.return_sequences else None), (hT, cT)
+
+
+def native_forward(cfg, p, xs, state0, mask, rm):
+    h0, c0 = state0
+    Hs, hT, cT, G, Cs = _native_run(cfg, p, xs, h0, c0, mask, rm, hs=True, train=True)
+    return (Hs if cfg.return_sequences else None, (hT, cT)), (G, Hs, Cs)
+
+
+def native_backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
+    h0, c0 = state0
+    G, Hs, Cs = res
+    d_hT, d_cT = d_final
+    T, B, D = ffi.tbd(cfg, xs)
+    H = h0.shape[-1]
+    track_rm = rm is not None
+    has_bias = p.bias is not None
+    dxs, dW, dU, db, dh0, dc0, drm = ffi.call(
+        SOURCE, "rnnkit_lstm_backward",
+        [xs.shape, (D, 4 * H), (H, 4 * H), (4 * H,) if has_bias else (0,), (B, H), (B, H),
+         (B, H) if track_rm else (0,)],
+        xs, p.kernel, p.recurrent_kernel, G, Cs, c0, Hs, h0, ffi.opt(mask, jnp.bool_),
+        ffi.opt(rm), ffi.opt(d_hs), d_hT, d_cT, **ffi.act_attrs(cfg),
+        x_batch_major=int(cfg.batch_major_x))
+    dp = type(p)(dW, dU, db if has_bias else None)
+    return dp, dxs, (dh0, dc0), (drm if track_rm else None)
+
+
+KERNEL = CellKernel(
+    kind="lstm",
+    gates=4,
+    states=("h", "c"),
+    step=cells.lstm_step,
+    equations=(
+        "z = x·W + h·U + b;  i, f, g, o = split(z, 4)",
+        "c' = σ(f) ⊙ c + σ(i) ⊙ act(g)",
+        "h' = σ(o) ⊙ act(c');  output h'",
+    ),
+    param_formula="4H·(D + H + 1)",  # "+ 1" / "+ 2": the bias rows
+    weight_shapes=dense_weight_shapes(4),
+    xla=SequenceKernels(primal, forward, backward),
+    native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),
+    batch_major=True,
+    concat=True,
+)

@@ -1,14 +1,28 @@
-"""GRU sequence kernels, reset_after=True (`primal`, `forward`, `backward`) and
-reset_after=False (`*_v1`).
+"""The GRU cell kind with reset_after=True (Keras' default, kind "gru"): its spec
+(`KERNEL`), XLA sequence kernels and native loops. reset_after=False is its own kind,
+`rnnkit.core.kernels.gru_v1`, which shares the native runner defined here.
 
-See rnnkit.core.fused for the contract; gate order z, r, h.
+Gate order z, r, h; state (h,); bias (2, 3H): input row, recurrent row. The sequence kernels
+follow `rnnkit.core.kernels.spec.SequenceKernels`.
+
+Native loops (gru.cc, both reset_after modes): the forward saves the gates in one
+(T, B, 4H) array [z, r, hh, (h rm) U_h + b_rec_h] (reset_after) or (T, B, 3H) [z, r, hh].
+The reverse loop returns the per-step gradients of the gate pre-activations: z and r
+(T, B, 2H), the candidate (T, B, H) and, with reset_after, the candidate's recurrent part
+(T, B, H). From them `param_grads` (`gru_v1.param_grads` for reset_after=False) computes
+dW, dU, db and dx as single XLA GEMMs over all T*B rows, as the XLA engine does after its
+loop.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
-from rnnkit.core.seq_common import cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq, scan, t_mm
+from rnnkit.core import cells
+from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq,
+                                        scan, t_mm)
+from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_shapes
+from rnnkit.core.native import ffi
 
 
 def _gru_biases(b):
@@ -17,7 +31,8 @@ def _gru_biases(b):
     return b[0], b[1]
 
 
-def primal(cfg, p, xs, h0, mask, rm):
+def primal(cfg, p, xs, state0, mask, rm):
+    (h0,) = state0
     act, ract = cfg.activation, cfg.recurrent_activation
     cdt = cdt_of(cfg)
     W, U = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt)
@@ -59,10 +74,11 @@ def primal(cfg, p, xs, h0, mask, rm):
         return h_new, (h_new if ret else None)
 
     hT, hs = scan(body, h0, (xs, mask), unroll=cfg.plan.infer_unroll)
-    return hs, hT
+    return hs, (hT,)
 
 
-def forward(cfg, p, xs, h0, mask, rm):
+def forward(cfg, p, xs, state0, mask, rm):
+    (h0,) = state0
     act, ract = cfg.activation, cfg.recurrent_activation
     cdt = cdt_of(cfg)
     W, U = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt)
@@ -87,10 +103,12 @@ def forward(cfg, p, xs, h0, mask, rm):
         return h_new, (res, h_new)
 
     hT, (G, Hs) = scan(body, h0, (xs, mask), unroll=cfg.plan.fwd_unroll)
-    return (Hs if cfg.return_sequences else None, hT), (G, Hs)
+    return (Hs if cfg.return_sequences else None, (hT,)), (G, Hs)
 
 
-def backward(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT):
+def backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
+    (h0,), (d_hT,) = state0, d_final
+    G, Hs = res
     act, ract = cfg.activation, cfg.recurrent_activation
     cdt = cdt_of(cfg)
     UT = cast_w(p.recurrent_kernel.T, cdt)
@@ -124,7 +142,7 @@ def backward(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT):
                                          reverse=True, unroll=cfg.plan.bwd_unroll)
     dp, dxs = param_grads(cfg, p, xs, h0, Hs, rm, flat(dZR), flat(dPH), flat(dPHR),
                           Hprev=Hprev)
-    return dp, dxs, dh0, drm
+    return dp, dxs, (dh0,), drm
 
 
 def param_grads(cfg, p, xs, h0, Hs, rm, dZR2, dPH2, dPHR2, *, Hprev=None):
@@ -159,129 +177,68 @@ def param_grads(cfg, p, xs, h0, Hs, rm, dZR2, dPH2, dPHR2, *, Hprev=None):
     return dp, dxs
 
 
-def primal_v1(cfg, p, xs, h0, mask, rm):
-    act, ract = cfg.activation, cfg.recurrent_activation
-    cdt = cdt_of(cfg)
+# --- native loops (rnnkit/core/native/gru.cc, both reset_after modes) ---------------------
+
+SOURCE = "gru.cc"
+
+
+def native_run(cfg, p, xs, h0, mask, rm, *, reset_after: bool, hs: bool, train: bool):
+    """The native forward of either mode: (hs or (0,), hT, gates or (0,))."""
+    T, B, _ = xs.shape
     H = h0.shape[-1]
-    W, U, b = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt), p.bias
-    U_zr, U_h = U[:, :2 * H], U[:, 2 * H:]
-    concat = cfg.plan.concat
-    ret = cfg.return_sequences
-    if concat:
-        # [x, h] @ [[W_z, W_r, W_h], [U_z, U_r, 0]] -> [x_zr + u_zr, x_h]
-        WU = jnp.concatenate([W, jnp.concatenate(
-            [U_zr, jnp.zeros((H, H), U.dtype)], axis=1)], axis=0)
-
-    def body(h, inp):
-        x_t, m_t = inp
-        hr = h if rm is None else h * rm
-        if concat:
-            s = mm(jnp.concatenate([x_t, hr.astype(x_t.dtype)], axis=-1), WU, cdt)
-            if b is not None:
-                s = s + b[None, :]
-            z, r, x_h = ract(s[:, :H]), ract(s[:, H:2 * H]), s[:, 2 * H:]
-        else:
-            xw = mm(x_t, W, cdt)
-            if b is not None:
-                xw = xw + b[None, :]
-            x_z, x_r, x_h = jnp.split(xw, 3, axis=-1)
-            u_zr = mm(hr, U_zr, cdt)
-            z, r = ract(x_z + u_zr[:, :H]), ract(x_r + u_zr[:, H:])
-        hh = act(x_h + mm(r * hr, U_h, cdt))
-        h_new = keep(m_t, z * h + (1.0 - z) * hh, h)
-        return h_new, (h_new if ret else None)
-
-    hT, hs = scan(body, h0, (xs, mask), unroll=cfg.plan.infer_unroll)
-    return hs, hT
+    G = (4 if reset_after else 3) * H
+    bias = ffi.empty() if p.bias is None else p.bias.reshape(-1)
+    return ffi.call(SOURCE, "rnnkit_gru_forward", [(T, B, H) if hs else (0,), (B, H),
+                                                   (T, B, G) if train else (0,)],
+                    xs, p.kernel, p.recurrent_kernel, bias, h0, ffi.opt(mask, jnp.bool_),
+                    ffi.opt(rm), reset_after=int(reset_after), **ffi.act_attrs(cfg))
 
 
-def forward_v1(cfg, p, xs, h0, mask, rm):
-    act, ract = cfg.activation, cfg.recurrent_activation
-    cdt = cdt_of(cfg)
-    H = h0.shape[-1]
-    W, U, b = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt), p.bias
-    U_zr, U_h = U[:, :2 * H], U[:, 2 * H:]
-
-    def body(h, inp):
-        x_t, m_t = inp
-        hr = h if rm is None else h * rm
-        xw = mm(x_t, W, cdt)
-        if b is not None:
-            xw = xw + b[None, :]
-        x_z, x_r, x_h = jnp.split(xw, 3, axis=-1)
-        u_zr = mm(hr, U_zr, cdt)
-        pz, pr = x_z + u_zr[:, :H], x_r + u_zr[:, H:]
-        z, r = ract(pz), ract(pr)
-        ph = x_h + mm(r * hr, U_h, cdt)
-        hh = act(ph)
-        h_new = keep(m_t, z * h + (1.0 - z) * hh, h)
-        res = (ract.residual(pz, z), ract.residual(pr, r), act.residual(ph, hh))
-        return h_new, (res, h_new)
-
-    hT, (G, Hs) = scan(body, h0, (xs, mask), unroll=cfg.plan.fwd_unroll)
-    return (Hs if cfg.return_sequences else None, hT), (G, Hs)
+def native_reverse(cfg, p, h0, mask, rm, G, Hs, d_hs, d_hT, *, reset_after: bool):
+    """The native reverse loop of either mode: dZR (T, B, 2H), dPH (T, B, H), dPHR
+    (T, B, H) = dPH * r (reset_after only, else (0,)), dh0, drm (or (0,))."""
+    T, B, H = Hs.shape
+    return ffi.call(
+        SOURCE, "rnnkit_gru_backward",
+        [(T, B, 2 * H), (T, B, H), (T, B, H) if reset_after else (0,), (B, H),
+         (B, H) if rm is not None else (0,)],
+        p.recurrent_kernel, G, Hs, h0, ffi.opt(mask, jnp.bool_), ffi.opt(rm), ffi.opt(d_hs),
+        d_hT, reset_after=int(reset_after), **ffi.act_attrs(cfg))
 
 
-def backward_v1(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT):
-    act, ract = cfg.activation, cfg.recurrent_activation
-    cdt = cdt_of(cfg)
-    H = h0.shape[-1]
-    U = p.recurrent_kernel
-    U_zrT, U_hT = cast_w(U[:, :2 * H].T, cdt), cast_w(U[:, 2 * H:].T, cdt)
-    Hprev = prev_seq(h0, Hs)
-    track_rm = rm is not None
-
-    def body(carry, inp):
-        dh, drm = carry
-        g_t, h_prev, m_t, dhs_t = inp
-        if dhs_t is not None:
-            dh = dh + dhs_t
-        mf = mask_f(m_t, dh.dtype)
-        dh_n = dh if mf is None else dh * mf
-        hr = h_prev if rm is None else h_prev * rm
-        gz, gr, gh = g_t
-        z, r, hh = ract.post(gz), ract.post(gr), act.post(gh)
-        dph = act.grad(gh, dh_n * (1.0 - z))
-        drh = mm(dph, U_hT, cdt)
-        dpz = ract.grad(gz, dh_n * (h_prev - hh))
-        dpr = ract.grad(gr, drh * hr)
-        dzr = jnp.concatenate([dpz, dpr], axis=-1)
-        dhr = drh * r + mm(dzr, U_zrT, cdt)
-        dh_p = (dhr if rm is None else dhr * rm) + dh_n * z
-        if mf is not None:
-            dh_p = dh_p + dh * (1.0 - mf)
-        if track_rm:
-            drm = drm + h_prev * dhr
-        return (dh_p, drm), (dzr, dph)
-
-    drm0 = jnp.zeros_like(rm) if track_rm else None
-    (dh0, drm), (dZR, dPH) = scan(body, (d_hT, drm0), (G, Hprev, mask, d_hs),
-                                   reverse=True, unroll=cfg.plan.bwd_unroll)
-    R = ract.post(G[1])
-    dp, dxs = param_grads_v1(cfg, p, xs, h0, Hs, rm, R, flat(dZR), flat(dPH), Hprev=Hprev)
-    return dp, dxs, dh0, drm
+def native_primal(cfg, p, xs, state0, mask, rm):
+    hs, hT, _ = native_run(cfg, p, xs, state0[0], mask, rm, reset_after=True,
+                           hs=cfg.return_sequences, train=False)
+    return (hs if cfg.return_sequences else None), (hT,)
 
 
-def param_grads_v1(cfg, p, xs, h0, Hs, rm, R, dZR2, dPH2, *, Hprev=None):
-    """reset_after=False: dW, dU, db and dxs as single GEMMs over all T*B rows, from the
-    reset gate R (T, B, H) (after its activation) and the gradients of the gate
-    pre-activations, dZR2 (T*B, 2H) for z and r and dPH2 (T*B, H) for the candidate.
+def native_forward(cfg, p, xs, state0, mask, rm):
+    Hs, hT, G = native_run(cfg, p, xs, state0[0], mask, rm, reset_after=True, hs=True,
+                           train=True)
+    return (Hs if cfg.return_sequences else None, (hT,)), (G, Hs)
 
-    The two parts stay separate arrays: GEMMs on column slices of one (T*B, 3H) array
-    cost XLA:CPU a copy of each slice (B64 T100 D64 H256: 27 vs 19 ms, best of 30)."""
-    cdt = cdt_of(cfg)
-    T, B, D = xs.shape
-    H = R.shape[-1]
-    if Hprev is None:
-        Hprev = prev_seq(h0, Hs)
-    HR = Hprev if rm is None else Hprev * rm[None]
-    X2 = flat(xs)
-    dW = jnp.concatenate([t_mm(X2, dZR2, cdt), t_mm(X2, dPH2, cdt)], axis=1)
-    dU = jnp.concatenate([t_mm(flat(HR), dZR2, cdt), t_mm(flat(R * HR), dPH2, cdt)], axis=1)
-    db = None if p.bias is None else jnp.concatenate([jnp.sum(dZR2, 0), jnp.sum(dPH2, 0)])
-    W = p.kernel
-    dxs = (mm(dZR2, cast_w(W[:, :2 * H].T, cdt), cdt)
-           + mm(dPH2, cast_w(W[:, 2 * H:].T, cdt), cdt)).reshape(T, B, D)
-    dp = type(p)(dW.astype(p.kernel.dtype), dU.astype(p.recurrent_kernel.dtype),
-                 None if db is None else db.astype(p.bias.dtype))
-    return dp, dxs
+
+def native_backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
+    (h0,), (d_hT,) = state0, d_final
+    G, Hs = res
+    dZR, dPH, dPHR, dh0, drm = native_reverse(cfg, p, h0, mask, rm, G, Hs, d_hs, d_hT,
+                                              reset_after=True)
+    dp, dxs = param_grads(cfg, p, xs, h0, Hs, rm, flat(dZR), flat(dPH), flat(dPHR))
+    return dp, dxs, (dh0,), (drm if rm is not None else None)
+
+
+KERNEL = CellKernel(
+    kind="gru",
+    gates=3,
+    states=("h",),
+    step=cells.gru_step,
+    equations=(
+        "xz, xr, xh = x·W + b_in;  uz, ur, uh = h·U + b_rec",
+        "z = σ(xz + uz);  r = σ(xr + ur);  ĥ = act(xh + r ⊙ uh)",
+        "h' = z ⊙ h + (1 - z) ⊙ ĥ;  output h'",
+    ),
+    param_formula="3H·(D + H + 2)",  # "+ 1" / "+ 2": the bias rows
+    weight_shapes=dense_weight_shapes(3, bias_rows=2),
+    xla=SequenceKernels(primal, forward, backward),
+    native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),
+)

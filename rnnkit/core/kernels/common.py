@@ -1,5 +1,5 @@
-"""Shared pieces of the fused sequence kernels (rnnkit.core.fused): the static
-configuration, activations with cheap derivatives, and small array helpers."""
+"""Shared pieces of the cell kinds' sequence kernels: activations with cheap derivatives
+(`Act`) and small array helpers (matmul in the compute dtype, masking, scan)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import jax.numpy as jnp
 from jax import lax
 
 from rnnkit import activations as _acts
-from rnnkit.core.policy import Plan
 
 
 # --- activations with cheap derivatives --------------------------------------------------
@@ -71,18 +70,6 @@ class Act:
             return y, self.grad(y, g)
         y, vjp = jax.vjp(self.fn, pre)
         return y, vjp(g)[0]
-
-
-@dataclasses.dataclass(frozen=True)
-class SeqConfig:
-    kind: str  # "simple_rnn" | "lstm" | "gru" (reset_after=True) | "gru_v1"
-    activation: Act
-    recurrent_activation: Optional[Act]
-    return_sequences: bool
-    plan: Plan
-    # xs (and its gradient) stay batch-major (B, T, D): the native LSTM loops read them in
-    # place (rnnkit.core.fused.fused_rnn sets it; everything else is time-major)
-    batch_major_x: bool = False
 
 
 # --- small helpers ----------------------------------------------------------------------

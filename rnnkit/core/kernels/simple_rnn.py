@@ -1,0 +1,173 @@
+"""The SimpleRNN cell kind: its spec (`KERNEL`), XLA sequence kernels and native loops.
+
+State (h,). The sequence kernels follow `rnnkit.core.kernels.spec.SequenceKernels`. The
+native forward (simple_rnn.cc) saves the states Hs (the activation's derivative comes from
+its output, so the residuals are `(None, Hs)` like the XLA engine's for tanh / sigmoid /
+linear); its reverse loop returns dxs, dW, dU and db itself, as the LSTM's does: dx per
+step, dW and dU from >= 64 buffered rows at a time, so no (T, B, H) gradient array is
+written.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from rnnkit.core import cells
+from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq,
+                                        scan, t_mm)
+from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_shapes
+from rnnkit.core.native import ffi
+
+
+def primal(cfg, p, xs, state0, mask, rm):
+    (h0,) = state0
+    act = cfg.activation
+    cdt = cdt_of(cfg)
+    W, U, b = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt), p.bias
+    concat = cfg.plan.concat
+    WU = jnp.concatenate([W, U], axis=0) if concat else None
+    ret = cfg.return_sequences
+
+    def body(h, inp):
+        x_t, m_t = inp
+        hr = h if rm is None else h * rm
+        if concat:
+            z = mm(jnp.concatenate([x_t, hr.astype(x_t.dtype)], axis=-1), WU, cdt)
+            if b is not None:
+                z = z + b[None, :]
+        else:
+            z = mm(x_t, W, cdt)
+            if b is not None:
+                z = z + b[None, :]
+            z = z + mm(hr, U, cdt)
+        h_new = keep(m_t, act(z), h)
+        return h_new, (h_new if ret else None)
+
+    hT, hs = scan(body, h0, (xs, mask), unroll=cfg.plan.infer_unroll)
+    return hs, (hT,)
+
+
+def forward(cfg, p, xs, state0, mask, rm):
+    (h0,) = state0
+    act = cfg.activation
+    cdt = cdt_of(cfg)
+    W, U, b = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt), p.bias
+    save_pre = act.kind is None
+
+    def body(h, inp):
+        x_t, m_t = inp
+        hr = h if rm is None else h * rm
+        z = mm(x_t, W, cdt)
+        if b is not None:
+            z = z + b[None, :]
+        z = z + mm(hr, U, cdt)
+        y = act(z)
+        h_new = keep(m_t, y, h)
+        if save_pre:
+            return h_new, (z, h_new)
+        # masked steps get a zero gradient, so the kept state can stand in for y there
+        return h_new, h_new
+
+    if save_pre:
+        hT, (Z, Hs) = scan(body, h0, (xs, mask), unroll=cfg.plan.fwd_unroll)
+    else:
+        hT, Hs = scan(body, h0, (xs, mask), unroll=cfg.plan.fwd_unroll)
+        Z = None
+    return (Hs if cfg.return_sequences else None, (hT,)), (Z, Hs)
+
+
+def backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
+    (h0,), (d_hT,) = state0, d_final
+    Z, Hs = res
+    act = cfg.activation
+    cdt = cdt_of(cfg)
+    T, B, D = xs.shape
+    UT = cast_w(p.recurrent_kernel.T, cdt)
+    Hprev = prev_seq(h0, Hs)
+    track_rm = rm is not None
+    res_seq = Hs if Z is None else Z
+
+    def body(carry, inp):
+        dh, drm = carry
+        res_t, h_prev, m_t, dhs_t = inp
+        if dhs_t is not None:
+            dh = dh + dhs_t
+        mf = mask_f(m_t, dh.dtype)
+        dh_n = dh if mf is None else dh * mf
+        dz = act.grad(res_t, dh_n)
+        dhr = mm(dz, UT, cdt)
+        dh_p = dhr if rm is None else dhr * rm
+        if mf is not None:
+            dh_p = dh_p + dh * (1.0 - mf)
+        if track_rm:
+            drm = drm + h_prev * dhr
+        return (dh_p, drm), dz
+
+    drm0 = jnp.zeros_like(rm) if track_rm else None
+    (dh0, drm), dZ = scan(body, (d_hT, drm0),
+                           (res_seq, Hprev if track_rm else None, mask, d_hs),
+                           reverse=True, unroll=cfg.plan.bwd_unroll)
+    dZ2 = flat(dZ)
+    HR = Hprev if rm is None else Hprev * rm[None]
+    dW = t_mm(flat(xs), dZ2, cdt)
+    dU = t_mm(flat(HR), dZ2, cdt)
+    db = None if p.bias is None else jnp.sum(dZ2, axis=0)
+    dxs = mm(dZ2, cast_w(p.kernel.T, cdt), cdt).reshape(T, B, D)
+    dp = type(p)(dW.astype(p.kernel.dtype), dU.astype(p.recurrent_kernel.dtype),
+                 None if db is None else db.astype(p.bias.dtype))
+    return dp, dxs, (dh0,), drm
+
+
+# --- native loops (rnnkit/core/native/simple_rnn.cc) --------------------------------------
+
+SOURCE = "simple_rnn.cc"
+
+
+def _native_run(cfg, p, xs, h0, mask, rm, *, hs: bool):
+    T, B, _ = xs.shape
+    H = h0.shape[-1]
+    return ffi.call(SOURCE, "rnnkit_simple_rnn_forward", [(T, B, H) if hs else (0,), (B, H)],
+                    xs, p.kernel, p.recurrent_kernel, ffi.opt(p.bias), h0,
+                    ffi.opt(mask, jnp.bool_), ffi.opt(rm),
+                    **ffi.act_attrs(cfg, recurrent=False))
+
+
+def native_primal(cfg, p, xs, state0, mask, rm):
+    hs, hT = _native_run(cfg, p, xs, state0[0], mask, rm, hs=cfg.return_sequences)
+    return (hs if cfg.return_sequences else None), (hT,)
+
+
+def native_forward(cfg, p, xs, state0, mask, rm):
+    Hs, hT = _native_run(cfg, p, xs, state0[0], mask, rm, hs=True)
+    return (Hs if cfg.return_sequences else None, (hT,)), (None, Hs)
+
+
+def native_backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
+    (h0,), (d_hT,) = state0, d_final
+    _, Hs = res  # res[0] is always None: the native engine runs tanh / sigmoid / linear only
+    T, B, D = xs.shape
+    H = h0.shape[-1]
+    track_rm = rm is not None
+    has_bias = p.bias is not None
+    dxs, dW, dU, db, dh0, drm = ffi.call(
+        SOURCE, "rnnkit_simple_rnn_backward",
+        [(T, B, D), (D, H), (H, H), (H,) if has_bias else (0,), (B, H),
+         (B, H) if track_rm else (0,)],
+        xs, p.kernel, p.recurrent_kernel, Hs, h0, ffi.opt(mask, jnp.bool_), ffi.opt(rm),
+        ffi.opt(d_hs), d_hT, **ffi.act_attrs(cfg, recurrent=False))
+    dp = type(p)(dW, dU, db if has_bias else None)
+    return dp, dxs, (dh0,), (drm if track_rm else None)
+
+
+KERNEL = CellKernel(
+    kind="simple_rnn",
+    gates=1,
+    states=("h",),
+    step=cells.simple_rnn_step,
+    equations=("h' = act(x·W + b + h·U);  output h'",),
+    param_formula="H·(D + H + 1)",  # "+ 1" / "+ 2": the bias rows
+    weight_shapes=dense_weight_shapes(1),
+    xla=SequenceKernels(primal, forward, backward),
+    native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),
+    concat=True,
+)

@@ -1,0 +1,98 @@
+"""What rnnkit knows about one kind of recurrent cell, as one frozen value: `CellKernel`.
+
+Each cell kind's module in this package builds one `CellKernel` and the registry
+(`rnnkit.core.kernels`) maps its `kind` to it. Dispatch (`rnnkit.core.fused`), planning
+(`rnnkit.core.policy`), the native loader and `explain` read these fields; none of them asks
+which cell it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable, Optional
+
+ENGINES = ("xla", "native")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SequenceKernels:
+    """The three loops of one engine over a whole sequence (the custom VJP of
+    `rnnkit.core.fused` calls them). States are ALWAYS tuples, `(h,)` or `(h, c)`:
+
+        primal(cfg, params, xs, state0, mask, rm) -> (hs or None, final_state)
+        forward(cfg, params, xs, state0, mask, rm) -> ((hs or None, final_state), residuals)
+        backward(cfg, params, xs, state0, mask, rm, residuals, d_hs, d_final)
+            -> (d_params, d_xs, d_state0, d_rm or None)
+
+    `cfg` is a `rnnkit.core.fused.SeqConfig`; xs (T, B, D) time-major (batch-major (B, T, D)
+    when `cfg.batch_major_x`), in processing order, input dropout applied; mask (T, B) bool
+    or None; rm (B, H) recurrent-dropout multiplier or None; hs (T, B, H) the output after
+    every step (None when `cfg.return_sequences` is False).
+    """
+
+    primal: Callable
+    forward: Callable
+    backward: Callable
+    # native engine only: the C++ file in rnnkit/core/native that holds these loops
+    source: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CellKernel:
+    """One kind of recurrent cell. Required: kind, gates, states, step, equations,
+    weight_shapes; everything else is optional (see `rnnkit.core.kernels` for how to add one).
+    """
+
+    kind: str  # registry key, e.g. "lstm"
+    gates: int  # gate blocks side by side in kernel / recurrent_kernel: (D, gates * H)
+    states: tuple  # state names in order, e.g. ("h", "c"); the output is states[0]
+    step: Callable  # the pure step of rnnkit.core.cells: (params, state, x_t) -> (state, y_t)
+    equations: tuple  # lines of text, in the code's gate order (what `explain` prints)
+    # weight name -> shape (None: absent), from the cell's configuration; the dense kinds take
+    # (input_dim, units, use_bias), other kinds their own arguments (e.g. kernel size)
+    weight_shapes: Callable
+    xla: Optional[SequenceKernels] = None  # fused XLA loops (None: the generic scan runs)
+    native: Optional[SequenceKernels] = None  # C++ loops (None: XLA or the scan runs)
+    # native loops read (and write the gradient of) batch-major x in place
+    batch_major: bool = False
+    # one [x_t, h] @ [[W], [U]] dot per step pays off at small batch (rnnkit.core.policy)
+    concat: bool = False
+    # activation kinds (`Act.kind`) the native loops implement
+    native_activations: tuple = ("tanh", "sigmoid", "linear")
+    # the parameter count as text for `explain`, e.g. "4H·(D + H + 1)"
+    param_formula: str = ""
+
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    def param_count(self, *args, **kwargs) -> int:
+        """Number of trainable weights of one cell; arguments as `weight_shapes`."""
+        return sum(math.prod(s) for s in self.weight_shapes(*args, **kwargs).values()
+                   if s is not None)
+
+    def engines(self) -> tuple:
+        """The engines that have sequence kernels for this kind, e.g. ("xla", "native")."""
+        return tuple(e for e in ENGINES if getattr(self, e) is not None)
+
+    def sequence_kernels(self, engine: str) -> SequenceKernels:
+        loops = getattr(self, engine, None) if engine in ENGINES else None
+        if loops is None:
+            raise ValueError(
+                f"Cell kind {self.kind!r} has no {engine!r} sequence kernels (it has: "
+                f"{', '.join(self.engines()) or 'none'}). Plan the call with one of those "
+                f"engines, or run the cell step under rnnkit.core.scan.scan_rnn.")
+        return loops
+
+
+def dense_weight_shapes(gates: int, bias_rows: int = 0) -> Callable:
+    """`weight_shapes` of a cell with kernel (D, gates*H), recurrent_kernel (H, gates*H) and
+    bias (gates*H,) (or (bias_rows, gates*H) when bias_rows > 0)."""
+
+    def shapes(input_dim: int, units: int, use_bias: bool = True) -> dict:
+        g = gates * units
+        bias = ((bias_rows, g) if bias_rows else (g,)) if use_bias else None
+        return {"kernel": (input_dim, g), "recurrent_kernel": (units, g), "bias": bias}
+
+    return shapes
