@@ -29,7 +29,10 @@ TEXT_DEFAULTS = dict(cell="gru", units=256, layers=1, embed=48, seq_len=64, epoc
 SERIES_DEFAULTS = dict(cell="lstm", units=32, layers=1, window=24, epochs=30,
                        batch_size=32, lr=3e-3, val_fraction=0.2)
 DEFAULT_PROMPT = "def "
-_LAYER_NAMES = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
+_LAYER_NAMES = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN", "mingru": "MinGRU",
+                "minlstm": "MinLSTM", "lru": "LRU"}
+# layers whose output width is their input width: a Dense(units) input projection goes first
+_PROJECT_INPUT = ("lru",)
 
 
 # ------------------------------------------------------------------------------------------
@@ -78,8 +81,9 @@ def _recurrent(cfg, return_sequences):
     import rnnkit.layers as L
 
     cls = getattr(L, _LAYER_NAMES[cfg["cell"]])
-    return [cls(cfg["units"], return_sequences=(return_sequences or i < cfg["layers"] - 1))
-            for i in range(cfg["layers"])]
+    pre = [L.Dense(cfg["units"])] if cfg["cell"] in _PROJECT_INPUT else []
+    return pre + [cls(cfg["units"], return_sequences=(return_sequences or i < cfg["layers"] - 1))
+                  for i in range(cfg["layers"])]
 
 
 def build_char_model(vocab_size: int, cfg: dict):
@@ -111,6 +115,8 @@ def build_series_model(cfg: dict):
 def _describe(model, cfg, kind):
     layer = _LAYER_NAMES[cfg["cell"]]
     rec = " -> ".join([f"{layer}({cfg['units']})"] * cfg["layers"])
+    if cfg["cell"] in _PROJECT_INPUT:
+        rec = f"Dense({cfg['units']}) -> {rec}"
     if kind == "charlm":
         v = model.layers[-1].units
         arch = f"Embedding({v}, {cfg['embed']}) -> {rec} -> Dense({v}) logits"
