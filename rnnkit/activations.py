@@ -35,6 +35,12 @@ def hard_sigmoid(x):
     return jax.nn.hard_sigmoid(_tensor(x))
 
 
+def keras2_hard_sigmoid(x):
+    """Keras 2's `hard_sigmoid`: `clip(0.2 * x + 0.5, 0, 1)` (Keras 3's is `relu6(x + 3) /
+    6`). Models loaded from Keras 2 files that use `hard_sigmoid` get this one."""
+    return jnp.clip(0.2 * _tensor(x) + 0.5, 0.0, 1.0)
+
+
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     """Rectified linear unit, with Keras's optional variants.
 
@@ -137,6 +143,7 @@ _BY_NAME = {
     for fn in (
         linear, tanh, sigmoid, hard_sigmoid, relu, relu6, leaky_relu, elu, selu, gelu,
         softmax, log_softmax, softplus, softsign, silu, exponential, mish, hard_silu,
+        keras2_hard_sigmoid,
     )
 }
 _BY_NAME.update({"swish": silu, "hard_swish": hard_silu})

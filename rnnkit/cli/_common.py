@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from rnnkit.utils.files import atomic_write_bytes
+
 
 class CLIError(Exception):
     """Bad command-line input: printed as ONE line on stderr, exit code 2."""
@@ -18,11 +20,9 @@ def atomic_write_text(path, text: str) -> Path:
     """Writes `text` to `path` atomically: a temporary file in the same directory, flushed
     and fsynced, then renamed over `path` (readers see the old or the new file, never a
     partial one). Same mechanism as model saving."""
-    from rnnkit.models.saving import _atomic_write
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(str(path), lambda f: f.write(text.encode("utf-8")))
+    atomic_write_bytes(str(path), text.encode("utf-8"))
     return path
 
 

@@ -39,10 +39,51 @@ def read_meta(run_dir) -> dict:
                        ) from None
     except (OSError, ValueError) as err:
         raise CLIError(f"cannot read {meta_path}: {one_line(err)}") from None
+    if not isinstance(meta, dict):
+        raise CLIError(f"{meta_path} is not an rnnkit run file: it holds a JSON "
+                       f"{type(meta).__name__}, not an object")
     if meta.get("format") != META_FORMAT:
         raise CLIError(f"{meta_path} is not an rnnkit run file (format "
                        f"{meta.get('format')!r})")
+    check_meta(meta, meta_path)
     return meta
+
+
+def _bad(meta_path, key, expected, value):
+    return CLIError(f"{meta_path} is damaged (edited by hand?): {key} must be {expected}, "
+                    f"found {one_line(repr(value))[:60]}. Restore it or train again")
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_meta(meta: dict, meta_path) -> None:
+    """Checks the fields `generate` and `--resume` read, so that a hand-edited meta.json
+    gives one clear error instead of a traceback."""
+    kind = meta.get("kind")
+    if kind == "charlm":
+        vocab = meta.get("vocab")
+        if not (isinstance(vocab, list) and vocab
+                and all(isinstance(c, str) and len(c) == 1 for c in vocab)):
+            raise _bad(meta_path, "'vocab'", "a non-empty list of single characters", vocab)
+        prompt = meta.get("default_prompt", "\n")
+        if not isinstance(prompt, str):
+            raise _bad(meta_path, "'default_prompt'", "a string", prompt)
+    elif kind == "forecast":
+        s = meta.get("series")
+        if not isinstance(s, dict):
+            raise _bad(meta_path, "'series'", "an object", s)
+        window = s.get("last_window")
+        if not (isinstance(window, list) and window and all(_is_number(v) for v in window)):
+            raise _bad(meta_path, "'series.last_window'", "a non-empty list of numbers",
+                       window)
+        for key in ("mean", "std"):
+            if not _is_number(s.get(key)):
+                raise _bad(meta_path, f"'series.{key}'", "a number", s.get(key))
+    else:
+        raise CLIError(f"{meta_path}: unknown run kind {kind!r} (expected 'charlm' or "
+                       "'forecast')")
 
 
 def resolve_run_dir(path) -> Path:

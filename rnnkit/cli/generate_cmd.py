@@ -60,7 +60,7 @@ def run(args) -> int:
     kind = meta.get("kind")
     if kind == "forecast":
         s = meta["series"]
-        print(f"forecast of {s['column']!r} ({s['path']}) for the next {args.length} steps "
+        print(f"forecast of {s.get('column')!r} ({s.get('path')}) for the next {args.length} steps "
               f"after its last value:")
         for i, v in enumerate(forecast(model, meta, args.length), start=1):
             print(f"t+{i}: {v:.6g}")

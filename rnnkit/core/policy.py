@@ -2,10 +2,11 @@
 
 `plan(kind, batch, timesteps, input_dim, units, ..., engines=...)` returns a `Plan` read by
 `rnnkit.core.fused`. It is a pure function of the cell kind's spec (`rnnkit.core.kernels`),
-the shapes, the flags and the engines the caller found available; it builds nothing. Each rule names the measurement that justified it: 2-vCPU Xeon
-(Sapphire Rapids class: AVX-512, AMX) VM, jax 0.10.2, XLA:CPU, median of 3-5 interleaved
-rounds; full tables and commands in benchmarks/PERF_NOTES.md (the earlier EPYC numbers
-are in shared/perf/xla_cpu_notes.md). None of the choices changes a result beyond float32
+the shapes, the flags and the engines the caller found available; it builds nothing.
+Each rule names the measurement that justified it: 2-vCPU Xeon (Sapphire Rapids class:
+AVX-512, AMX) VM, jax 0.10.2, XLA:CPU, median of 3-5 interleaved rounds; full tables and
+commands in benchmarks/PERF_NOTES.md (the earlier EPYC numbers are in
+shared/perf/xla_cpu_notes.md). None of the choices changes a result beyond float32
 rounding, except `compute_dtype="bfloat16"` (the opt-in mixed_bfloat16 policy).
 `RNNKIT_POLICY="infer_unroll=2,concat=0"` overrides fields, for measuring alternatives.
 

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 
 from rnnkit.layers.layer import Layer
 from rnnkit.layers.rnn import RNN
+from rnnkit.layers.serialization import deserialize, serialize
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -131,8 +132,6 @@ class Bidirectional(Layer):
     reset_state = reset_states
 
     def get_config(self):
-        from rnnkit.layers.serialization import serialize
-
         config = super().get_config()
         config.update(layer=serialize(self.forward_layer), merge_mode=self.merge_mode,
                       backward_layer=serialize(self.backward_layer))
@@ -140,8 +139,6 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config):
-        from rnnkit.layers.serialization import deserialize
-
         config = dict(config)
         config["layer"] = deserialize(config["layer"])
         if config.get("backward_layer") is not None:

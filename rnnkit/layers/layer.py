@@ -212,9 +212,9 @@ class Layer:
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.trainable = bool(trainable)
         self._dtype_policy = _policy_name(dtype)
-        if self._dtype_policy == "mixed_bfloat16":
-            dtype = "float32"  # float32 variables; recurrent layers use bf16 matmuls
-        self.dtype = np.dtype(dtype or "float32").name
+        # float32 variables under mixed_bfloat16 (recurrent layers use bf16 matmuls)
+        self.dtype = ("float32" if self._dtype_policy in (None, "mixed_bfloat16")
+                      else self._dtype_policy)
         self.built = d.get("built", False)
         self._losses = []
         self._inbound_nodes = []

@@ -8,9 +8,11 @@ import numpy as np
 from rnnkit import config
 from rnnkit.core.kernels import get_kernel
 from rnnkit.core.scan import scan_rnn
+from rnnkit.layers.cell_protocol import cell_step, check_cell, flat_sizes
 from rnnkit.layers.layer import Layer, in_trace
+from rnnkit.layers.serialization import deserialize, serialize
+from rnnkit.layers.stacked import StackedRNNCells
 from rnnkit.layers.validation import is_int
-from rnnkit.layers.stacked import StackedRNNCells, cell_step, check_cell, flat_sizes
 
 
 def _shape(x):
@@ -52,6 +54,7 @@ class RNN(Layer):
     """
 
     _numpy_inputs_ok = True  # _check_inputs reads only shapes (see Layer.__call__)
+    runs_sequences = True  # a layer over whole sequences, not a cell (cell_protocol.check_cell)
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, time_major=False, zero_output_for_mask=False,
@@ -361,8 +364,6 @@ class RNN(Layer):
                       unroll=self.unroll, time_major=self.time_major,
                       zero_output_for_mask=self.zero_output_for_mask)
         if type(self) is RNN:
-            from rnnkit.layers.serialization import serialize
-
             config["cell"] = serialize(self.cell)
         return config
 
@@ -370,8 +371,6 @@ class RNN(Layer):
     def from_config(cls, config):
         config = dict(config)
         if cls is RNN and isinstance(config.get("cell"), dict):
-            from rnnkit.layers.serialization import deserialize
-
             config["cell"] = deserialize(config["cell"])
         return cls(**config)
 

@@ -1,96 +1,11 @@
-"""The cell protocol: `AbstractRNNCell`, `StackedRNNCells`, and how `RNN` steps any cell."""
+"""`AbstractRNNCell` (base of custom cells) and `StackedRNNCells` (a deep RNN's cells, run
+one after the other at each step). The protocol they follow: rnnkit.layers.cell_protocol."""
 
 from __future__ import annotations
 
-import inspect
-
+from rnnkit.layers.cell_protocol import cell_step, check_cell, flat_sizes
 from rnnkit.layers.layer import Layer
-
-
-def flat_sizes(state_size) -> list[int]:
-    """`64` -> [64]; `[64, 64]` -> [64, 64]."""
-    if isinstance(state_size, (list, tuple)):
-        return [int(s) for s in state_size]
-    return [int(state_size)]
-
-
-def check_cell(cell, where: str):
-    """Raises a clear error unless `cell` follows the Keras cell protocol."""
-    from rnnkit.layers.rnn import RNN
-
-    if isinstance(cell, RNN):
-        cls = type(cell).__name__
-        fix = f"{cls}Cell({cell.cell.units})" if hasattr(cell.cell, "units") and cls in (
-            "LSTM", "GRU", "SimpleRNN") else "the matching cell class"
-        raise ValueError(
-            f"{where} expects RNN cells, but received the {cls} layer '{cell.name}'. A layer "
-            f"runs a whole sequence; a cell runs one step. Use {fix} instead, e.g. "
-            f"RNN([{fix}, {fix}]) or StackedRNNCells([{fix}, {fix}]); or stack layers with "
-            f"return_sequences=True on all but the last."
-        )
-    if not callable(getattr(cell, "call", None)):
-        raise ValueError(f"{where} expects a cell with a `call(inputs, states)` method. "
-                         f"Received: {cell!r}.")
-    try:
-        size = cell.state_size
-    except (AttributeError, NotImplementedError):
-        size = None
-    if size is None:
-        raise ValueError(
-            f"{where} expects a cell with a `state_size` attribute (an int, or a list of "
-            f"ints, one per state). The cell {type(cell).__name__} has none. Set it in "
-            f"__init__, e.g. `self.state_size = units`."
-        )
-
-
-def _accepts(fn, name):
-    params = inspect.signature(fn).parameters
-    return name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
-
-
-def cell_step(cell, batch, input_dim, training, constants=None):
-    """`(x_t, states) -> (y_t, new_states)` for one sequence of `cell`.
-
-    Built-in cells provide `rnn_step` (dropout masks drawn once per sequence); any other
-    cell is called through its `call`, and errors in it are explained.
-    """
-    if hasattr(cell, "rnn_step") and constants is None:
-        return cell.rnn_step(batch, input_dim, training)
-    sizes = flat_sizes(cell.state_size)
-
-    def step(x, states):
-        kwargs = {}
-        if constants is not None:
-            if not _accepts(cell.call, "constants"):
-                raise ValueError(f"`constants` were passed, but the cell "
-                                 f"{type(cell).__name__}.call does not accept `constants`.")
-            kwargs["constants"] = constants
-        if training is not None and _accepts(cell.call, "training"):
-            kwargs["training"] = training
-        try:
-            output, new_states = cell(x, list(states), **kwargs)
-        except (TypeError, ValueError) as err:
-            raise ValueError(
-                f"The cell {type(cell).__name__} failed on an input step of shape "
-                f"{tuple(x.shape)} with states of shapes {[tuple(s.shape) for s in states]}: "
-                f"{err}\nNotes: `states` is passed as a list (read `states[0]`). To combine "
-                f"the input with a state of {sizes[0]} units, project the input to `units` "
-                f"first: create a kernel of shape ({x.shape[-1]}, {sizes[0]}) in build() and "
-                f"use ops.matmul(inputs, self.kernel)."
-            ) from err
-        if not isinstance(new_states, (list, tuple)):
-            new_states = [new_states]
-        new_states = list(new_states)
-        got = [tuple(s.shape) for s in new_states]
-        want = [(x.shape[0], n) for n in sizes]
-        if got != want:
-            raise ValueError(
-                f"The cell {type(cell).__name__} returned new states of shapes {got}, but its "
-                f"state_size {cell.state_size!r} means shapes {want}. Return one state per "
-                f"entry of state_size, each (batch, size).")
-        return output, new_states
-
-    return step
+from rnnkit.layers.serialization import deserialize, serialize
 
 
 class AbstractRNNCell(Layer):
@@ -176,16 +91,12 @@ class StackedRNNCells(Layer):
         return self.rnn_step(inputs.shape[0], inputs.shape[-1], training)(inputs, states)
 
     def get_config(self):
-        from rnnkit.layers.serialization import serialize
-
         config = super().get_config()
         config["cells"] = [serialize(c) for c in self.cells]
         return config
 
     @classmethod
     def from_config(cls, config):
-        from rnnkit.layers.serialization import deserialize
-
         config = dict(config)
         config["cells"] = [deserialize(c) for c in config["cells"]]
         return cls(**config)

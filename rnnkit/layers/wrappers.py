@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from rnnkit import symbolic
 from rnnkit.layers.core import _shape, _spec
 from rnnkit.layers.layer import Layer
+from rnnkit.layers.serialization import deserialize, serialize
 
 
 class TimeDistributed(Layer):
@@ -86,16 +87,12 @@ class TimeDistributed(Layer):
             is_leaf=lambda s: hasattr(s, "shape") and hasattr(s, "dtype"))
 
     def get_config(self):
-        from rnnkit.layers.serialization import serialize
-
         config = super().get_config()
         config["layer"] = serialize(self.layer)
         return config
 
     @classmethod
     def from_config(cls, config):
-        from rnnkit.layers.serialization import deserialize
-
         config = dict(config)
         config["layer"] = deserialize(config["layer"])
         return cls(**config)

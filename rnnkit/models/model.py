@@ -5,6 +5,8 @@ from __future__ import annotations
 from rnnkit import symbolic
 from rnnkit.layers.input_layer import InputLayer
 from rnnkit.layers.layer import Layer, in_trace
+from rnnkit.layers.serialization import register_model_classes
+from rnnkit.models import model_config
 from rnnkit.models.functional import FunctionalMixin
 from rnnkit.models.summary import print_summary
 from rnnkit.models.training import Trainer
@@ -91,32 +93,28 @@ class Model(Trainer, FunctionalMixin, Layer):
 
     def save(self, filepath, overwrite=True):
         """Saves architecture, weights and optimizer state to one file, atomically."""
-        from rnnkit.models.saving import save_model
+        from rnnkit.io import save_model
 
         save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite=True):
         """Saves the weights (get_weights() order) to one file, atomically."""
-        from rnnkit.models.saving import save_weights
+        from rnnkit.io import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
         """Loads weights written by save_weights() (or save()) into this model."""
-        from rnnkit.models.saving import load_weights
+        from rnnkit.io import load_weights
 
         load_weights(self, filepath)
 
     def get_config(self):
-        from rnnkit.models.saving_config import functional_config
-
-        return functional_config(self)
+        return model_config.functional_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from rnnkit.models.saving_config import functional_from_config
-
-        return functional_from_config(cls, config, custom_objects)
+        return model_config.functional_from_config(cls, config, custom_objects)
 
 
 class Sequential(Model):
@@ -208,12 +206,11 @@ class Sequential(Model):
             self.build(tuple(args[0].shape))
 
     def get_config(self):
-        from rnnkit.models.saving_config import sequential_config
-
-        return sequential_config(self)
+        return model_config.sequential_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from rnnkit.models.saving_config import sequential_from_config
+        return model_config.sequential_from_config(cls, config, custom_objects)
 
-        return sequential_from_config(cls, config, custom_objects)
+
+register_model_classes(Model=Model, Functional=Model, Sequential=Sequential)

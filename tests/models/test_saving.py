@@ -19,7 +19,7 @@ import rnnkit
 from rnnkit import layers as L
 from rnnkit.layers import serialization
 from rnnkit.layers.stacked import AbstractRNNCell
-from rnnkit.models import saving
+from rnnkit.io import rnnkit_format as saving
 
 RNG = np.random.default_rng(0)
 X = RNG.random((6, 5, 3), dtype=np.float32)
@@ -460,7 +460,7 @@ _SLOW_SAVE = textwrap.dedent("""
     import sys, time
     import rnnkit
     from rnnkit import layers as L
-    from rnnkit.models import saving
+    from rnnkit.io import rnnkit_format as saving
 
     def hook(name):
         print("WROTE", name, flush=True)

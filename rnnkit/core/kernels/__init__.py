@@ -34,7 +34,7 @@ Adding a cell kind
      concat         [False] one [x_t, h] @ [[W], [U]] dot per step pays off at batch <= 8
      native_activations  [("tanh", "sigmoid", "linear")] activation kinds the native
                     loops implement (others plan the XLA engine)
-3. Add one line to `_MODULES` below.
+3. Import it below (one line) and add it to `_MODULES` (one line).
 
 A kind with only the required fields is registrable: `policy.plan` and
 `engines.available_engines` then report the engines it has (none), and its layer uses the
@@ -43,13 +43,29 @@ generic scan or its own sequence function.
 
 from __future__ import annotations
 
-from rnnkit.core.kernels import gru, gru_v1, lru, lstm, mingru, minlstm, simple_rnn
 from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_shapes
+
+# the registered kinds: one import and one _MODULES line each
+from rnnkit.core.kernels import gru
+from rnnkit.core.kernels import gru_v1
+from rnnkit.core.kernels import lru
+from rnnkit.core.kernels import lstm
+from rnnkit.core.kernels import mingru
+from rnnkit.core.kernels import minlstm
+from rnnkit.core.kernels import simple_rnn
 
 __all__ = ["CellKernel", "SequenceKernels", "KERNELS", "get_kernel", "register",
            "dense_weight_shapes"]
 
-_MODULES = (simple_rnn, lstm, gru, gru_v1, mingru, minlstm, lru)
+_MODULES = (
+    simple_rnn,
+    lstm,
+    gru,
+    gru_v1,
+    mingru,
+    minlstm,
+    lru,
+)
 
 KERNELS: dict[str, CellKernel] = {}
 

@@ -27,91 +27,17 @@ shape is known.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from rnnkit import symbolic
 from rnnkit.layers import serialization
 from rnnkit.layers.input_layer import InputLayer
+from rnnkit.layers.serialization import deserialize_layer
 
 _TENSOR = "__tensor__"
 _TUPLE = "__tuple__"
 _DICT = "__dict__"
 _ARRAY = "__ndarray__"
-
-
-# --------------------------------------------------------------------------------------
-# Custom objects
-# --------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def custom_object_scope(custom_objects=None):
-    """Makes `custom_objects` (name -> class) and the model classes visible to
-    `rnnkit.layers.serialization.deserialize`, including nested deserialization (an RNN's
-    cell, a Bidirectional's layer, a model used as a layer). Restores the registry after."""
-    from rnnkit.models.model import Model, Sequential
-
-    extra = {"Model": Model, "Functional": Model, "Sequential": Sequential}
-    extra.update(custom_objects or {})
-    registry = serialization._CUSTOM
-    saved = {name: registry[name] for name in extra if name in registry}
-    for name, obj in extra.items():
-        if name in ("Model", "Functional", "Sequential") and name in registry:
-            continue  # an explicitly registered class of that name wins
-        registry[name] = obj
-    try:
-        yield
-    finally:
-        for name in extra:
-            if name in saved:
-                registry[name] = saved[name]
-            else:
-                registry.pop(name, None)
-
-
-def _class_names(spec):
-    """Every class name in a serialized layer spec (nested cells/layers included)."""
-    out = []
-
-    def visit(obj):
-        if isinstance(obj, dict):
-            if isinstance(obj.get("class_name"), str) and "config" in obj:
-                out.append(obj["class_name"])
-            for v in obj.values():
-                visit(v)
-        elif isinstance(obj, list):
-            for v in obj:
-                visit(v)
-
-    visit(spec)
-    return out
-
-
-def deserialize_layer(spec, custom_objects=None, where="layer"):
-    """`serialization.deserialize` with custom objects in scope and errors that say
-    which layer of the saved model failed and how to fix it."""
-    with custom_object_scope(custom_objects):
-        try:
-            return serialization.deserialize(spec, custom_objects)
-        except ValueError as err:
-            msg = str(err)
-            if "Unknown layer class" not in msg:
-                raise
-            missing = msg.split("'")[1] if "'" in msg else "?"
-            raise ValueError(
-                f"Cannot rebuild {where}: it uses the class '{missing}', which rnnkit does "
-                f"not know. It is a custom class saved by name; to load it either pass "
-                f"custom_objects={{'{missing}': {missing}}} (to load_model / from_config), "
-                f"or decorate the class with @rnnkit.layers.register before loading."
-            ) from None
-        except TypeError as err:
-            raise TypeError(
-                f"Cannot rebuild {where} (class '{spec.get('class_name')}') from its saved "
-                f"config: {err}. A custom layer or cell must define get_config() returning "
-                "its constructor arguments (and from_config() if they need converting)."
-            ) from None
 
 
 # --------------------------------------------------------------------------------------
@@ -250,7 +176,15 @@ def functional_from_config(cls, config, custom_objects=None):
     _check_keys(config, ("layers", "input_layers", "output_layers"), "functional model")
     layers = {}
     order = []
-    for entry in config["layers"]:
+    if not isinstance(config["layers"], list):
+        raise ValueError("A functional model config's 'layers' must be a list; received "
+                         f"{type(config['layers']).__name__}.")
+    for i, entry in enumerate(config["layers"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+            raise ValueError(
+                f"Entry #{i} of a functional model config's 'layers' must be a dict "
+                "{'class_name', 'config': dict, 'name', 'inbound_nodes'}; received "
+                f"{type(entry).__name__} {str(entry)[:60]!r}.")
         name = entry.get("name") or entry["config"].get("name")
         layer = deserialize_layer(entry, custom_objects, where=f"layer '{name}'")
         layers[name] = layer
