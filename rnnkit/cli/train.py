@@ -31,8 +31,6 @@ SERIES_DEFAULTS = dict(cell="lstm", units=32, layers=1, window=24, epochs=30,
 DEFAULT_PROMPT = "def "
 _LAYER_NAMES = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN", "mingru": "MinGRU",
                 "minlstm": "MinLSTM", "lru": "LRU"}
-# layers whose output width is their input width: a Dense(units) input projection goes first
-_PROJECT_INPUT = ("lru",)
 
 
 # ------------------------------------------------------------------------------------------
@@ -81,7 +79,8 @@ def _recurrent(cfg, return_sequences):
     import rnnkit.layers as L
 
     cls = getattr(L, _LAYER_NAMES[cfg["cell"]])
-    pre = [L.Dense(cfg["units"])] if cfg["cell"] in _PROJECT_INPUT else []
+    # a layer whose output width is its input width (LRU) gets a Dense(units) projection first
+    pre = [L.Dense(cfg["units"])] if getattr(cls, "keeps_input_width", False) else []
     return pre + [cls(cfg["units"], return_sequences=(return_sequences or i < cfg["layers"] - 1))
                   for i in range(cfg["layers"])]
 
@@ -113,9 +112,11 @@ def build_series_model(cfg: dict):
 
 
 def _describe(model, cfg, kind):
+    from rnnkit.layers import Dense
+
     layer = _LAYER_NAMES[cfg["cell"]]
     rec = " -> ".join([f"{layer}({cfg['units']})"] * cfg["layers"])
-    if cfg["cell"] in _PROJECT_INPUT:
+    if any(isinstance(x, Dense) for x in model.layers[:-1]):  # _recurrent's projection
         rec = f"Dense({cfg['units']}) -> {rec}"
     if kind == "charlm":
         v = model.layers[-1].units

@@ -112,3 +112,4 @@ class LRU(ParallelRNN):
     """
 
     _cell_class = LRUCell
+    keeps_input_width = True  # the output has the input's width D

@@ -128,6 +128,6 @@ def sequence(params: LRUParams, xs, state, mask=None, *, return_sequences=True,
 
 
 # gates: none (no kernel of gate blocks); the "states" are the real and imaginary parts of s
-KERNEL = CellKernel(kind=KIND, gates=0, states=("s_re", "s_im"), step=step,
+KERNEL = CellKernel(kind="lru", gates=0, states=("s_re", "s_im"), step=step,
                     equations=EQUATIONS, weight_shapes=weight_shapes,
                     param_formula=PARAM_FORMULA)

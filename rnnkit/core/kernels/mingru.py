@@ -71,5 +71,5 @@ def sequence(params: MinGRUParams, xs, state, mask=None, *, return_sequences=Tru
                                       use_engine=use_engine)
 
 
-KERNEL = CellKernel(kind=KIND, gates=GATES, states=("h",), step=step, equations=EQUATIONS,
+KERNEL = CellKernel(kind="mingru", gates=GATES, states=("h",), step=step, equations=EQUATIONS,
                     weight_shapes=weight_shapes, param_formula=PARAM_FORMULA)

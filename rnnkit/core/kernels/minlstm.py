@@ -72,5 +72,5 @@ def sequence(params: MinLSTMParams, xs, state, mask=None, *, return_sequences=Tr
                                       use_engine=use_engine)
 
 
-KERNEL = CellKernel(kind=KIND, gates=GATES, states=("h",), step=step, equations=EQUATIONS,
+KERNEL = CellKernel(kind="minlstm", gates=GATES, states=("h",), step=step, equations=EQUATIONS,
                     weight_shapes=weight_shapes, param_formula=PARAM_FORMULA)
