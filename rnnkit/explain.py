@@ -407,7 +407,15 @@ def _explain_cell(cell, input_dim, owner_name, suffix=""):
             "units": getattr(cell, "units", sizes[0]), "output_size": out_size,
             "state_sizes": sizes, "state_names": _state_names(cell)}
     weights = list(cell.weights)
-    if kind is not None:
+    own = getattr(cell, "explain_spec", None)  # a cell that describes itself
+    if kind is None and callable(own):
+        spec = own(input_dim, suffix)
+        variables = spec["variables"]
+        formula = spec["formula"]
+        info.update(gate_order=None, equations=spec["equations"], variables=variables,
+                    state_names=spec["state_names"])
+        info["weights"] = _weight_rows(weights, owner_name, spec["weights"], variables)
+    elif kind is not None:
         d, u = f"d{suffix}", f"u{suffix}"
         variables = {d: int(input_dim), u: int(cell.units)}
         formula, per = _cell_formula(cell, d, u)

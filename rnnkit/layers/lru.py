@@ -92,6 +92,19 @@ class LRUCell(ParallelCell):
         self._build_seed()
         self.built = True
 
+    def _explain_size(self):
+        return "n", self.state_dim
+
+    def _explain_weight_shapes(self, d, n):
+        return {"nu_log": (n,), "theta_log": (n,), "gamma_log": (n,), "B_re": (d, n),
+                "B_im": (d, n), "C_re": (n, d), "C_im": (n, d), "D": (d,)}
+
+    def _explain_formula(self, d, n):
+        return f"4*{n}*{d}+3*{n}+{d}"
+
+    def _explain_output_line(self):
+        return "output_t = y_t;  states = [Re s_t, Im s_t]"
+
     def core_params(self):
         return lru.LRUParams(*(getattr(self, n).value for n in lru.LRUParams._fields))
 

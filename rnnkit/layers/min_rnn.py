@@ -48,6 +48,23 @@ class _GatedCell(ParallelCell):
         self._build_seed()
         self.built = True
 
+    def _explain_size(self):
+        return "u", self.units
+
+    def _explain_weight_shapes(self, d, u):
+        g = f"{self.kernels.GATES}*{u}"
+        shapes = {"kernel": (d, g)}
+        if self.use_bias:
+            shapes["bias"] = (g,)
+        return shapes
+
+    def _explain_output_line(self):
+        return "output_t = h_t;  state = [h_t]"
+
+    def _explain_formula(self, d, u):  # MinGRU: 2*u*d+2*u
+        g = self.kernels.GATES
+        return f"{g}*{u}*{d}+{g}*{u}" if self.use_bias else f"{g}*{u}*{d}"
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -147,6 +147,25 @@ class ParallelCell(Layer):
             seq = jnp.swapaxes(seq, 0, 1)
         return last, seq, list(final)
 
+    # --- what `rnnkit explain` prints -----------------------------------------------------
+    def explain_spec(self, input_dim: int, suffix: str = "") -> dict:
+        """Equations (from the kernel module), parameter formula and per-weight formulas:
+        {"equations", "formula", "weights": {name: (shape formula, count formula)},
+        "variables", "state_names"}."""
+        kernel = self.kernels.KERNEL
+        size_sym, size = self._explain_size()
+        d, s = f"d{suffix}", f"{size_sym}{suffix}"
+        shapes = self._explain_weight_shapes(d, s)
+        per = {name: ("(" + ", ".join(shape) + (",)" if len(shape) == 1 else ")"),
+                      "*".join(shape)) for name, shape in shapes.items()}
+        equations = list(kernel.equations) + [self._explain_output_line()]
+        if self.dropout:
+            equations.append(f"training only: x_t is multiplied by a dropout mask (rate "
+                             f"{self.dropout}), drawn once per sequence")
+        return {"equations": equations, "formula": self._explain_formula(d, s),
+                "weights": per, "variables": {d: int(input_dim), s: int(size)},
+                "state_names": list(kernel.states)}
+
     def get_config(self):
         config = super().get_config()
         config.update(dropout=self.dropout, seed=self.seed, mode=self.mode)

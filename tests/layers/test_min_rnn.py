@@ -326,3 +326,28 @@ def test_nan_stays_in_its_row(kind):
     out = np.asarray(make("parallel", return_sequences=True)(x))
     assert np.all(np.isfinite(out[[0, 2]]))
     assert np.isnan(out[1, 3:]).any() and np.all(np.isfinite(out[1, :3]))
+
+
+def test_readme_example_runs(capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"## Parallel-scan layers.*?```python\n(.*?)```", readme, re.S).group(1)
+    exec(compile(block, "README.md", "exec"), {})  # noqa: S102 - our own documentation
+    assert "(2, 8) [(32,), (32,), (32,), (8, 32)]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("spec, formula, value", [
+    ("MinGRU(64)", "2*u*d+2*u", 2 * 64 * 5 + 2 * 64),
+    ("MinLSTM(8, use_bias=False)", "3*u*d", 3 * 8 * 5),
+    ("LRU(16)", "4*n*d+3*n+d", 4 * 16 * 5 + 3 * 16 + 5)])
+def test_explain_shows_equations_and_formula(spec, formula, value):
+    import rnnkit.explain
+
+    info = rnnkit.explain(spec).to_dict()
+    text = str(rnnkit.explain(spec))
+    assert formula in text and str(value) in text
+    assert ("h_t = (1 - z_t) * h_{t-1} + z_t * h~_t" in text) == spec.startswith("MinGRU")
+    assert ("s_t = lambda * s_{t-1}" in text) == spec.startswith("LRU")
+    assert info["params"] == value
