@@ -8,6 +8,7 @@ from rnnkit.models import Model, Sequential, load_model
 from rnnkit.random import set_random_seed
 
 from rnnkit import explain, generate  # noqa: E402  (callable modules: rnnkit.explain(...))
+from rnnkit import interop, io  # noqa: E402
 
 __version__ = "0.1.0"
 

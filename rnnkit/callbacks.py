@@ -2,7 +2,7 @@
 
 from rnnkit.models.callbacks import (Callback, CallbackList, EarlyStopping, History,
                                      LambdaCallback, ModelCheckpoint, ProgbarLogger,
-                                     ReduceLROnPlateau)
+                                     ReduceLROnPlateau, TerminateOnNaN)
 
 __all__ = ["Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-           "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau"]
+           "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN"]

@@ -294,7 +294,8 @@ def _advance_fn(plan, greedy: bool, top_k, from_logits: bool):
                 logits = jnp.where(logits < kth, -jnp.inf, logits)
             key, sub = jax.random.split(key)
             nxt = jax.random.categorical(sub, logits, axis=-1)
-        return nxt.astype(jnp.int32), new_states, key
+        finite = jnp.all(jnp.isfinite(y))
+        return nxt.astype(jnp.int32), new_states, key, finite
 
     return advance
 
@@ -320,6 +321,10 @@ def generate(model, prompt_ids, length: int, temperature: float = 1.0, top_k=Non
         the new ids (without the prompt): shape (length,) or (batch, length).
     """
     plan = _plan(model)
+    from rnnkit.variables import check_finite_weights
+
+    if model.built:
+        check_finite_weights(model, "generate()")
     if not plan.embedding_first:
         raise ValueError("generate() samples token ids, so the model must start with an "
                          "Embedding; for other models call model_step() yourself")
@@ -362,17 +367,22 @@ def generate(model, prompt_ids, length: int, temperature: float = 1.0, top_k=Non
     key = jax.random.PRNGKey(int(seed))
     temp = jnp.asarray(1.0 if greedy else float(temperature), jnp.float32)
     states = plan.initial_states(prompt.shape[0])
-    nxt = None
+    nxt = finite = None
     for t in range(prompt.shape[1]):
-        nxt, states, key = fn(values, jnp.asarray(prompt[:, t]), states, key, temp)
+        nxt, states, key, finite = fn(values, jnp.asarray(prompt[:, t]), states, key, temp)
     out = []
     for i in range(length):
         ids = np.asarray(nxt)
+        if not bool(finite):  # sampling NaN logits would quietly give id 0 forever
+            raise ValueError(
+                f"generate(): the model's output at step {prompt.shape[1] + i} is not finite "
+                "(NaN or inf), so no id can be sampled from it. Its weights are finite but "
+                "too large (overflow); retrain it with a smaller learning rate.")
         out.append(ids)
         if on_token is not None:
             on_token(ids)
         if i + 1 < length:
-            nxt, states, key = fn(values, nxt, states, key, temp)
+            nxt, states, key, finite = fn(values, nxt, states, key, temp)
     result = (np.stack(out, axis=1) if out
               else np.zeros((prompt.shape[0], 0), np.int32))
     return result[0] if single else result

@@ -9,6 +9,7 @@ back. This is how user-written cells run as one compiled computation.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -154,6 +155,79 @@ for _op in ("add", "sub", "mul", "truediv", "floordiv", "pow", "matmul", "mod",
             "radd", "rsub", "rmul", "rtruediv", "rfloordiv", "rpow", "rmatmul", "rmod",
             "lt", "le", "gt", "ge"):
     setattr(Variable, f"__{_op}__", _binary(f"__{_op}__"))
+
+
+def nonfinite(variables) -> list[str]:
+    """The paths of the (floating-point) variables holding NaN or inf values."""
+    bad = []
+    for v in variables:
+        value = np.asarray(v._value if isinstance(v, Variable) else v)
+        if np.issubdtype(value.dtype, np.inexact) and not np.isfinite(value).all():
+            bad.append(getattr(v, "path", "?"))
+    return bad
+
+
+class NonFiniteWeightsError(ValueError):
+    """A model's weights hold NaN or inf values (see `check_finite_weights`)."""
+
+
+def check_finite_weights(model, what: str):
+    """Raises NonFiniteWeightsError (a ValueError) naming the weights of `model` that hold
+    NaN or inf values."""
+    bad = nonfinite(model.weights)
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise NonFiniteWeightsError(
+            f"{what}: {len(bad)} of the model's {len(model.weights)} weight arrays hold NaN "
+            f"or inf values ({shown}), so every output would be meaningless. The training "
+            "that produced them diverged: retrain with a smaller learning rate (or use "
+            "rnnkit.callbacks.TerminateOnNaN to stop at the first non-finite loss).")
+
+
+def user_line(err) -> str:
+    """` (at FILE:LINE: `code`)` for the innermost frame of `err` outside rnnkit and JAX
+    (the user's line that failed), or "" when there is none."""
+    import os
+    import traceback
+
+    skip = (os.path.dirname(__file__), os.path.dirname(jax.__file__))
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if not f.filename.startswith(skip) and f.line]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" (at {os.path.basename(f.filename)}:{f.lineno}: `{f.line.strip()}`)"
+
+
+def explain_misuse(err, owner) -> TypeError | None:
+    """A TypeError saying what to write instead, when `err` (raised by the `call` of layer
+    `owner`) comes from passing a Variable to a jax function; None otherwise.
+
+    JAX 0.10 functions accept arrays only (`__jax_array__` is no longer honoured inside
+    traces), so `jnp.exp(self.w)` cannot be made to work on a Variable itself.
+    """
+    msg = str(err)
+    if (not isinstance(err, TypeError) or "rnnkit.variables.Variable" not in msg
+            or getattr(err, "explains_variable_misuse", False)):
+        return None
+    from rnnkit import ops
+
+    attrs = [a for a, v in vars(owner).items() if isinstance(v, Variable) and repr(v) in msg]
+    attr = f"self.{attrs[0]}" if attrs else "self.w"
+    where = user_line(err)
+    # the call it was passed to, from the user's line when it shows it
+    call = re.search(r"((?:jnp|numpy|lax|nn|np)\.)(\w+)\(([^()]*?)" + re.escape(attr) +
+                     r"\b([^()]*)\)", where)
+    mod, fn, before, after = call.groups() if call else ("jnp.", "exp", "", "")
+    use_ops = (f"rnnkit.ops.{fn}({before}{attr}{after}) (rnnkit.ops has keras.ops's names "
+               "and takes variables), or " if hasattr(ops, fn) else "")
+    explained = TypeError(
+        f"{type(owner).__name__} '{owner.name}'.call{where}: {msg}\nFix: {attr} is an rnnkit "
+        "Variable, and jax.numpy/jax.lax functions take arrays only. Write "
+        f"{use_ops}pass its array: {mod}{fn}({before}{attr}.value{after}). Operators such as "
+        f"`inputs @ {attr}` work on variables as they are.")
+    explained.explains_variable_misuse = True
+    return explained
 
 
 def _unwrap(x):

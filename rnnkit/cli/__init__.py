@@ -5,20 +5,20 @@
     rnnkit train                                   # char-level GRU on Python's own sources
     rnnkit generate runs/charlm --prompt "def " --length 200
 
-`main(argv)` returns the exit code (0 ok, 2 bad input, 130 interrupted) instead of exiting,
-so it can be called from Python and tests. Bad input gives ONE line on stderr, never a
-traceback (set RNNKIT_DEBUG=1 to see one).
+`main(argv)` returns the exit code (0 ok, 1 training diverged, 2 bad input, 130
+interrupted) instead of exiting, so it can be called from Python and tests. Bad input gives
+ONE line on stderr, never a traceback (set RNNKIT_DEBUG=1 to see one).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
-from rnnkit.cli._common import CLIError, one_line
-
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+from rnnkit.cli._common import (EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK,  # noqa: F401
+                                EXIT_USAGE, CLIError, one_line)
 
 _EPILOG = """examples:
   rnnkit tour
@@ -62,8 +62,8 @@ def _positive_float(text):
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
     return v
 
 
@@ -213,5 +213,5 @@ def main(argv=None) -> int:
         if debug or not isinstance(exc, _user_errors() + (OSError,)):
             raise
         print(f"rnnkit {args.command}: error: {one_line(exc)}", file=sys.stderr, flush=True)
-        return EXIT_USAGE
+        return getattr(exc, "exit_code", EXIT_USAGE)
     return EXIT_OK if code is None else int(code)

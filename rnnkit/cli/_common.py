@@ -8,8 +8,14 @@ from pathlib import Path
 from rnnkit.utils.files import atomic_write_bytes
 
 
+EXIT_OK, EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
 class CLIError(Exception):
-    """Bad command-line input: printed as ONE line on stderr, exit code 2."""
+    """Bad command-line input: printed as ONE line on stderr, exit code 2 (or the
+    subclass's `exit_code`)."""
+
+    exit_code = EXIT_USAGE
 
 
 def one_line(text) -> str:

@@ -21,8 +21,13 @@ def run_paths(run_dir):
 
 
 def save_run(model, run_dir, meta: dict) -> Path:
-    """Saves the model and its sidecar; returns the model file's path."""
+    """Saves the model and its sidecar; returns the model file's path. A model with NaN or
+    inf weights raises NonFiniteWeightsError (a ValueError) and nothing is written."""
+    from rnnkit.variables import check_finite_weights
+
     model_path, meta_path = run_paths(run_dir)
+    # never replace a good checkpoint with a diverged model
+    check_finite_weights(model, f"not saving {model_path}")
     model_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(model_path))
     meta = dict(meta, format=META_FORMAT, model_file=MODEL_FILE)

@@ -56,7 +56,13 @@ def run(args) -> int:
     from rnnkit.cli.checkpoint import load_run
     from rnnkit.data import CharVocab
 
+    from rnnkit.variables import NonFiniteWeightsError, check_finite_weights
+
     model, meta = load_run(args.checkpoint, compile=False)
+    try:  # NaN logits would quietly sample id 0 forever
+        check_finite_weights(model, f"cannot generate from {args.checkpoint}")
+    except NonFiniteWeightsError as err:
+        raise CLIError(str(err)) from None
     kind = meta.get("kind")
     if kind == "forecast":
         s = meta["series"]

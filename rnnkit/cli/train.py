@@ -5,22 +5,21 @@ Python's own standard library (real text that is on every machine; no download).
 epoch prints the validation loss next to the unigram-entropy baseline, saves the model and
 `meta.json` atomically into the run directory (default `runs/charlm`), and at the end a
 sample is generated and `loss.png` written (with matplotlib). `--resume` continues a run;
-Ctrl-C saves and exits with code 130.
+Ctrl-C saves and exits with code 130; a diverging run stops at its first non-finite loss
+(exit code 1), keeping the last good checkpoint (see `train_loop.py`).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from rnnkit.cli._common import CLIError, is_tty, say, warn
-from rnnkit.cli.checkpoint import load_run, read_meta, run_paths, save_run
+from rnnkit.cli.checkpoint import load_run, read_meta, run_paths
+from rnnkit.cli.train_loop import fit_with_checkpoints, start_state
 
 # Sized for the default run to finish within ~3 minutes on 2 CPU cores (measured: see
 # README.md) and to end ~50% below the unigram-entropy baseline.
@@ -29,8 +28,6 @@ TEXT_DEFAULTS = dict(cell="gru", units=256, layers=1, embed=48, seq_len=64, epoc
 SERIES_DEFAULTS = dict(cell="lstm", units=32, layers=1, window=24, epochs=30,
                        batch_size=32, lr=3e-3, val_fraction=0.2)
 DEFAULT_PROMPT = "def "
-_LAYER_NAMES = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN", "mingru": "MinGRU",
-                "minlstm": "MinLSTM", "lru": "LRU"}
 
 
 # ------------------------------------------------------------------------------------------
@@ -75,12 +72,27 @@ def _config(args, kind):
 # ------------------------------------------------------------------------------------------
 # models
 # ------------------------------------------------------------------------------------------
-def _recurrent(cfg, return_sequences):
+def _layer_class(cell: str):
+    """The recurrent layer of `--cell NAME`: the layer class NAME in snake case or lower
+    case names (`lstm` -> LSTM, `simple_rnn` -> SimpleRNN, `mingru` -> MinGRU)."""
     import rnnkit.layers as L
+    from rnnkit.layers.layer import to_snake_case
+    from rnnkit.layers.rnn import RNN
 
-    cls = getattr(L, _LAYER_NAMES[cfg["cell"]])
+    for name in L.__all__ if hasattr(L, "__all__") else dir(L):
+        obj = getattr(L, name)
+        if isinstance(obj, type) and issubclass(obj, RNN) and cell in (to_snake_case(name),
+                                                                          name.lower()):
+            return obj
+    raise CLIError(f"--cell {cell!r} names no recurrent layer of rnnkit.layers")
+
+
+def _recurrent(cfg, return_sequences):
+    from rnnkit.layers import Dense
+
+    cls = _layer_class(cfg["cell"])
     # a layer whose output width is its input width (LRU) gets a Dense(units) projection first
-    pre = [L.Dense(cfg["units"])] if getattr(cls, "keeps_input_width", False) else []
+    pre = [Dense(cfg["units"])] if getattr(cls, "keeps_input_width", False) else []
     return pre + [cls(cfg["units"], return_sequences=(return_sequences or i < cfg["layers"] - 1))
                   for i in range(cfg["layers"])]
 
@@ -112,11 +124,9 @@ def build_series_model(cfg: dict):
 
 
 def _describe(model, cfg, kind):
-    from rnnkit.layers import Dense
-
-    layer = _LAYER_NAMES[cfg["cell"]]
+    layer = _layer_class(cfg["cell"]).__name__
     rec = " -> ".join([f"{layer}({cfg['units']})"] * cfg["layers"])
-    if any(isinstance(x, Dense) for x in model.layers[:-1]):  # _recurrent's projection
+    if any(type(x).__name__ == "Dense" for x in model.layers[:-1]):  # _recurrent's projection
         rec = f"Dense({cfg['units']}) -> {rec}"
     if kind == "charlm":
         v = model.layers[-1].units
@@ -124,149 +134,6 @@ def _describe(model, cfg, kind):
     else:
         arch = f"input ({cfg['window']}, 1) -> {rec} -> Dense(1)"
     return f"{arch}; {model.count_params():,} parameters"
-
-
-# ------------------------------------------------------------------------------------------
-# Ctrl-C and per-epoch checkpoints
-# ------------------------------------------------------------------------------------------
-def _start_state(args, meta, run_dir, steps, cfg):
-    """The run's state and the epochs already done (saying so when there is nothing left)."""
-    state = _RunState(meta, run_dir, steps, cfg["epochs"])
-    state.interrupt_after = args.interrupt_after_batches
-    done = meta.get("epochs_done", 0)
-    if done >= cfg["epochs"]:
-        say(f"the run in {run_dir} already has {done} epochs; pass --epochs N (> {done}) to "
-            "train more")
-    return state, done
-
-
-class _RunState:
-    def __init__(self, meta, run_dir, steps, epochs):
-        meta.setdefault("epochs_done", 0)
-        meta.setdefault("history", {"loss": [], "val_loss": []})
-        self.meta = meta
-        self.run_dir = Path(run_dir)
-        self.steps = steps
-        self.epochs = epochs
-        self.stop_requested = False
-        self.batches_done = 0
-        self.batch_in_epoch = 0
-        self.epoch = meta.get("epochs_done", 0)
-        self.interrupt_after = None
-        self.start = time.perf_counter()
-        self.elapsed_before = float(meta.get("elapsed_s", 0.0))
-        self.baseline = None
-        self.unit = ""
-
-    def elapsed(self):
-        return self.elapsed_before + time.perf_counter() - self.start
-
-
-def _make_callback(state, extra_line):
-    from rnnkit.callbacks import Callback
-
-    class RunCallback(Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            state.epoch = epoch
-            state.batch_in_epoch = 0
-
-        def on_train_batch_end(self, batch, logs=None):
-            state.batch_in_epoch = batch + 1
-            state.batches_done += 1
-            if logs and "loss" in logs:
-                state.meta.setdefault("batch_losses", []).append(
-                    [round(state.epoch + (batch + 1) / state.steps, 4),
-                     round(float(logs["loss"]), 5)])
-            if state.interrupt_after is not None and state.batches_done == \
-                    state.interrupt_after:
-                os.kill(os.getpid(), signal.SIGINT)  # test hook: a real Ctrl-C
-            if state.stop_requested:
-                raise KeyboardInterrupt
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            hist = state.meta.setdefault("history", {"loss": [], "val_loss": []})
-            hist["loss"].append(float(logs.get("loss", float("nan"))))
-            hist["val_loss"].append(float(logs.get("val_loss", float("nan"))))
-            state.meta["epochs_done"] = epoch + 1
-            state.meta["interrupted"] = False
-            state.meta["elapsed_s"] = round(state.elapsed(), 1)
-            path = save_run(self.model, state.run_dir, state.meta)
-            say(f"epoch {epoch + 1}/{state.epochs}: loss {hist['loss'][-1]:.4f}, "
-                f"val_loss {hist['val_loss'][-1]:.4f}{extra_line(hist['val_loss'][-1])} "
-                f"- saved {path} ({state.elapsed():.0f}s)")
-            if state.stop_requested:
-                raise KeyboardInterrupt
-
-    return RunCallback()
-
-
-def _install_sigint(state):
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def handler(signum, frame):
-        if state.stop_requested:
-            raise KeyboardInterrupt
-        state.stop_requested = True
-        print("\nCtrl-C: stopping after this batch and saving a checkpoint (press Ctrl-C "
-              "again to stop at once)", file=sys.stderr, flush=True)
-
-    try:
-        return signal.signal(signal.SIGINT, handler)
-    except ValueError:  # pragma: no cover - not the main interpreter
-        return None
-
-
-def _alive(model) -> bool:
-    import jax
-
-    arrays = [v._value for v in model.variables]
-    arrays += jax.tree_util.tree_leaves(getattr(model, "_opt_state", None))
-    return not any(getattr(a, "is_deleted", lambda: False)() for a in arrays)
-
-
-def _fit(model, state, x, y, vx, vy, cfg, extra_line):
-    """fit() with per-epoch checkpoints; returns 130 if interrupted (after saving)."""
-    epochs = cfg["epochs"]
-    done = state.meta.get("epochs_done", 0)
-    callback = _make_callback(state, extra_line)
-    old = _install_sigint(state)
-    try:
-        model.fit(x, y, batch_size=cfg["batch_size"], epochs=epochs, initial_epoch=done,
-                  validation_data=(vx, vy), shuffle=True, callbacks=[callback],
-                  verbose=1 if is_tty() else 0)
-    except KeyboardInterrupt:
-        _restore_sigint(old)
-        model_path, _ = run_paths(state.run_dir)
-        if state.meta.get("epochs_done", 0) == state.epoch + 1:
-            where = f"at the end of epoch {state.epoch + 1}"
-        else:
-            where = (f"after {state.batch_in_epoch} of {state.steps} batches of epoch "
-                     f"{state.epoch + 1} (--resume restarts that epoch from these weights)")
-        if _alive(model):
-            state.meta["interrupted"] = True
-            state.meta["elapsed_s"] = round(state.elapsed(), 1)
-            save_run(model, state.run_dir, state.meta)
-            say(f"interrupted: saved the model {where} to {model_path}")
-        elif model_path.exists():
-            say(f"interrupted: kept the last checkpoint {model_path} (epoch "
-                f"{state.meta.get('epochs_done', 0)})")
-        else:
-            say("interrupted before the first checkpoint; nothing was saved")
-        say(f"continue with: rnnkit train --resume --out {state.run_dir}")
-        return 130
-    finally:
-        _restore_sigint(old)
-    return 0
-
-
-def _restore_sigint(old):
-    if old is not None and threading.current_thread() is threading.main_thread():
-        try:
-            signal.signal(signal.SIGINT, old)
-        except (ValueError, TypeError):  # pragma: no cover
-            pass
 
 
 def _plot(args, state, run_dir, **kwargs):
@@ -337,7 +204,7 @@ def _train_text(args, cfg, meta, model, run_dir):
     say(f"baseline: unigram entropy of the validation text = {baseline:.3f} nats/char "
         f"({nats_to_bits(baseline):.2f} bits/char); a model that ignores context cannot do "
         "better")
-    state, done = _start_state(args, meta, run_dir, steps, cfg)
+    state, done = start_state(args, meta, run_dir, steps, cfg)
     if done < cfg["epochs"]:
         say(f"training epochs {done + 1}..{cfg['epochs']} ({steps} batches of "
             f"{cfg['batch_size']}x{cfg['seq_len']} characters each); checkpoints: "
@@ -348,7 +215,7 @@ def _train_text(args, cfg, meta, model, run_dir):
                 f"{_vs(val, baseline)})")
 
     if done < cfg["epochs"]:
-        code = _fit(model, state, x, y, vx, vy, cfg, extra)
+        code = fit_with_checkpoints(model, state, x, y, vx, vy, cfg, extra)
         _plot(args, state, run_dir, baseline=("unigram baseline", baseline), unit="nats/char",
               title="character LM: cross-entropy")
         if code:
@@ -435,7 +302,7 @@ def _train_series(args, cfg, meta, model, run_dir):
     say(f"model: {_describe(model, cfg, 'forecast')}")
     say(f"baseline: repeating the last value (persistence) gives validation MSE "
         f"{persistence:.4f} (normalized units)")
-    state, done = _start_state(args, meta, run_dir, steps, cfg)
+    state, done = start_state(args, meta, run_dir, steps, cfg)
 
     def extra(val):
         return f" (persistence {persistence:.4f})"
@@ -443,7 +310,7 @@ def _train_series(args, cfg, meta, model, run_dir):
     if done < cfg["epochs"]:
         say(f"training epochs {done + 1}..{cfg['epochs']}; checkpoints: "
             f"{run_paths(run_dir)[0]}")
-        code = _fit(model, state, x, y, vx, vy, cfg, extra)
+        code = fit_with_checkpoints(model, state, x, y, vx, vy, cfg, extra)
         if code:
             _plot(args, state, run_dir, unit="MSE, normalized", title="forecaster: loss")
             return code

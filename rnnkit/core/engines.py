@@ -26,8 +26,25 @@ def native_available(kind) -> bool:
     return native.load(loops.source)
 
 
-def available_engines(kind) -> tuple:
-    """The engines that can run `kind`'s sequence kernels here, e.g. ("xla", "native")."""
+def native_bf16_available(kind) -> bool:
+    """True when the bf16 (AMX) variants of `kind`'s native loops can run here: as
+    `native_available`, plus the kind has them and the CPU has AMX-BF16 and AVX512-BF16."""
+    kernel = get_kernel(kind)
+    source = kernel.native_bf16_source
+    if source is None or not native_available(kernel):
+        return False
+    if not {"amx_bf16", "amx_tile", "avx512_bf16"} <= native.cpu_flags():
+        return False
+    return native.load(source)
+
+
+def available_engines(kind, compute_dtype: str = "float32") -> tuple:
+    """The engines that can run `kind`'s sequence kernels here, e.g. ("xla", "native");
+    with compute_dtype "bfloat16" also "native_bf16" when the bf16 native loops can run
+    (they are only built and loaded when asked for)."""
     kernel = get_kernel(kind)
     out = ("xla",) if kernel.xla is not None else ()
-    return out + (("native",) if native_available(kernel) else ())
+    out += ("native",) if native_available(kernel) else ()
+    if compute_dtype == "bfloat16" and native_bf16_available(kernel):
+        out += ("native_bf16",)
+    return out

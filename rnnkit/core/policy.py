@@ -36,6 +36,9 @@ Rules:
    activations among the kind's `native_activations`), else XLA. The native loops split
    the batch over the cores themselves, so the device split (rule 5) is off for them.
    Measurements: benchmarks/PERF_NOTES.md.
+7. bf16 (the mixed_bfloat16 policy, compute_dtype "bfloat16"): the native loops' AMX variants
+   (`CellKernel.native_bf16_source`) where available (engine "native" with that compute
+   dtype), else XLA's bf16 dots. LSTM B64 T100 D64 H256: see benchmarks/PERF_NOTES.md lever 9.
 5. Batch split over CPU devices (opt-in `rnnkit.config.set_cpu_devices`): only when the
    batch divides evenly and each part keeps >= 4 rows (a B1 split cannot help: the
    recurrence is sequential). B64, 1 device -> 2 devices: LSTM train 87 -> 54 ms,
@@ -129,9 +132,11 @@ def _overrides() -> dict:
 
 
 def _engine(kernel, compute_dtype, act_kinds, dtype, engines) -> str:
-    if "native" not in engines or compute_dtype != "float32" or dtype != "float32":
-        return "xla"
     if act_kinds is None or any(k not in kernel.native_activations for k in act_kinds):
+        return "xla"
+    if compute_dtype == "bfloat16":  # rule 7: the AMX loops, which take any input dtype
+        return "native" if "native_bf16" in engines else "xla"
+    if "native" not in engines or compute_dtype != "float32" or dtype != "float32":
         return "xla"
     return "native"
 

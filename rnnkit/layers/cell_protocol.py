@@ -9,6 +9,9 @@ masks drawn once per sequence.
 from __future__ import annotations
 
 import inspect
+import re
+
+from rnnkit.variables import user_line
 
 
 def flat_sizes(state_size) -> list[int]:
@@ -72,14 +75,7 @@ def cell_step(cell, batch, input_dim, training, constants=None):
         try:
             output, new_states = cell(x, list(states), **kwargs)
         except (TypeError, ValueError) as err:
-            raise ValueError(
-                f"The cell {type(cell).__name__} failed on an input step of shape "
-                f"{tuple(x.shape)} with states of shapes {[tuple(s.shape) for s in states]}: "
-                f"{err}\nNotes: `states` is passed as a list (read `states[0]`). To combine "
-                f"the input with a state of {sizes[0]} units, project the input to `units` "
-                f"first: create a kernel of shape ({x.shape[-1]}, {sizes[0]}) in build() and "
-                f"use ops.matmul(inputs, self.kernel)."
-            ) from err
+            raise _cell_error(cell, err, x, states, sizes) from err
         if not isinstance(new_states, (list, tuple)):
             new_states = [new_states]
         new_states = list(new_states)
@@ -93,3 +89,24 @@ def cell_step(cell, batch, input_dim, training, constants=None):
         return output, new_states
 
     return step
+
+
+def _cell_error(cell, err, x, states, sizes):
+    """The error of a custom cell's `call`, with the notes that apply to it."""
+    msg = str(err)
+    head = (f"The cell {type(cell).__name__} failed on an input step of shape "
+            f"{tuple(x.shape)} with states of shapes {[tuple(s.shape) for s in states]}")
+    if getattr(err, "explains_variable_misuse", False):
+        explained = TypeError(f"{head}: {msg}")  # with the fix; no other note applies
+        explained.explains_variable_misuse = True
+        return explained
+    head += f"{user_line(err)}: {msg}"
+    notes = []
+    if "list" in msg:
+        notes.append("`states` is passed as a list (read `states[0]`).")
+    if x.shape[-1] != sizes[0] and re.search(r"broadcast|operand type\(s\) for [-+*/]", msg):
+        notes.append(f"To combine the input ({x.shape[-1]} features) with a state of "
+                     f"{sizes[0]} units, project the input to `units` first: create a kernel "
+                     f"of shape ({x.shape[-1]}, {sizes[0]}) in build() and use "
+                     "ops.matmul(inputs, self.kernel).")
+    return ValueError(head + (f"\nNotes: {' '.join(notes)}" if notes else ""))

@@ -21,7 +21,8 @@ import numpy as np
 
 from rnnkit import symbolic
 from rnnkit.layers.validation import as_numeric_array, check_numeric
-from rnnkit.variables import StatelessScope, Variable, current_scope, unwrap
+from rnnkit.variables import (StatelessScope, Variable, current_scope, explain_misuse,
+                              unwrap)
 
 _local = threading.local()
 _name_counts: collections.Counter = collections.Counter()
@@ -470,7 +471,13 @@ class Layer:
 
     def _call_direct(self, args, kwargs):
         with _Tracing(kwargs.get("training")):
-            outputs = self.call(*args, **kwargs)
+            try:
+                outputs = self.call(*args, **kwargs)
+            except TypeError as err:  # `jnp.exp(self.w)`: say what to write instead
+                explained = explain_misuse(err, self)
+                if explained is None:
+                    raise
+                raise explained from err
         if self.activity_regularizer is not None:
             for out in jax.tree_util.tree_leaves(outputs):
                 self.add_loss(self.activity_regularizer(out))

@@ -165,7 +165,7 @@ class DropoutRNNCell(Layer):
                            compute_dtype=compute_dtype,
                            act_kinds=tuple(a.kind for a in (act, ract) if a is not None),
                            dtype=dtypes.pop() if len(dtypes) == 1 else "mixed",
-                           engines=engines.available_engines(kernel))
+                           engines=engines.available_engines(kernel, compute_dtype))
         cfg = fused.SeqConfig(kernel, act, ract, bool(return_sequences), plan)
         last, seq, final = fused.fused_rnn(
             cfg, params, sequences, tuple(states), mask=mask, input_mask=in_mask,

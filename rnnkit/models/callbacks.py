@@ -23,8 +23,14 @@ class Callback:
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+    def on_batch_begin(self, batch, logs=None): ...
+    def on_batch_end(self, batch, logs=None): ...
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)  # Keras: the old name is the training hook
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
 
 
 class History(Callback):
@@ -272,6 +278,29 @@ class ModelCheckpoint(Callback, _Monitor):
             self.model.save(path)
         if self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: saved to {path}")
+
+
+class TerminateOnNaN(Callback):
+    """Stops training at the first batch whose loss is NaN or infinite (Keras's callback).
+
+    By default sets `model.stop_training = True`: the batch loop ends at once, the epoch's
+    `on_epoch_end` and `on_train_end` still run. With `raise_error=True` a RuntimeError is
+    raised instead, so no other callback's cleanup runs (e.g. no checkpoint is written).
+    """
+
+    def __init__(self, raise_error: bool = False):
+        super().__init__()
+        self.raise_error = raise_error
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        if self.raise_error:
+            raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. Loss value: "
+                               f"{loss}. Terminating training immediately.")
+        print(f"Batch {batch}: Invalid loss, terminating training", flush=True)
+        self.model.stop_training = True
 
 
 class LambdaCallback(Callback):

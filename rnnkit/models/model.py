@@ -109,6 +109,23 @@ class Model(Trainer, FunctionalMixin, Layer):
 
         load_weights(self, filepath)
 
+    def export(self, filepath, format="tf_saved_model", verbose=True, input_signature=None,
+               **kwargs):
+        """Exports the model for inference (Keras 3's call). rnnkit writes
+        `format="onnx"`: recurrent layers as ONNX's LSTM/GRU/RNN operators (see
+        `rnnkit.interop.onnx_export`); `opset=` picks the ONNX opset (default 17)."""
+        if format != "onnx":
+            raise ValueError(
+                f"rnnkit exports format='onnx' only; received format={format!r} (the "
+                "TensorFlow SavedModel formats need TensorFlow). Call "
+                "model.export(path, format='onnx').")
+        if input_signature is not None:
+            raise ValueError("input_signature is not used by the ONNX export: the inputs "
+                             "come from the model's Input shapes (None axes stay dynamic).")
+        from rnnkit.interop.onnx_export import export_onnx
+
+        return export_onnx(self, filepath, verbose=verbose, **kwargs)
+
     def get_config(self):
         return model_config.functional_config(self)
 

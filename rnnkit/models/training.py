@@ -283,6 +283,8 @@ class Trainer:
                     acc[1] += float(c)
                 logs = self._logs(loss_sum / seen, metric_acc)
                 cbs.on_train_batch_end(step_i, logs)
+                if self.stop_training:  # e.g. TerminateOnNaN: no further batch (Keras)
+                    break
             logs = self._logs(loss_sum / max(seen, 1), metric_acc)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 vx, vy, vw = validation_data

@@ -28,7 +28,7 @@ from rnnkit.core import engines, native, policy
 from test_fast_paths import check_case
 
 CAN_BUILD = (sys.platform == "linux" and platform.machine() == "x86_64"
-             and "avx512f" in native._cpu_flags() and native._compiler() is not None
+             and "avx512f" in native.cpu_flags() and native._compiler() is not None
              and native._unsupported_reason() is None)
 
 CASES = [

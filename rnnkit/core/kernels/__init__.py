@@ -4,7 +4,8 @@ Everything rnnkit knows about one kind of recurrent cell lives in one module of 
 (`lstm.py`, `gru.py`, `gru_v1.py`, `simple_rnn.py`), which builds one frozen
 `CellKernel` named `KERNEL`; the registry line below makes it known. The fused sequence
 kernel and its custom VJP (`rnnkit.core.fused`), the planner (`rnnkit.core.policy`), the
-engine check (`rnnkit.core.engines`) and `explain` read only these specs.
+engine check (`rnnkit.core.engines`) read only these specs; the equations and parameter
+formula are there for `explain`.
 
 Adding a cell kind
 ------------------
@@ -18,7 +19,7 @@ Adding a cell kind
      states         state names in order, ("h",) or ("h", "c"); the output is states[0]
                     and states always travel as a tuple of that length
      step           the pure step above
-     equations      tuple of text lines in the code's gate order (`explain` prints them)
+     equations      tuple of text lines in the code's gate order (for `explain`)
      weight_shapes  `(input_dim, units, use_bias) -> {"kernel": shape, ...}` (None for an
                     absent weight); `spec.dense_weight_shapes(gates)` covers the Keras
                     kernel / recurrent_kernel / bias layout; `param_count` derives from it

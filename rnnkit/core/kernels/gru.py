@@ -188,9 +188,10 @@ def native_run(cfg, p, xs, h0, mask, rm, *, reset_after: bool, hs: bool, train: 
     H = h0.shape[-1]
     G = (4 if reset_after else 3) * H
     bias = ffi.empty() if p.bias is None else p.bias.reshape(-1)
-    return ffi.call(SOURCE, "rnnkit_gru_forward", [(T, B, H) if hs else (0,), (B, H),
-                                                   (T, B, G) if train else (0,)],
-                    xs, p.kernel, p.recurrent_kernel, bias, h0, ffi.opt(mask, jnp.bool_),
+    source, prefix = ffi.native_source(cfg, SOURCE)
+    return ffi.call(source, prefix + "_forward", [(T, B, H) if hs else (0,), (B, H),
+                                                  (T, B, G) if train else (0,)],
+                    ffi.f32(xs), p.kernel, p.recurrent_kernel, bias, h0, ffi.opt(mask, jnp.bool_),
                     ffi.opt(rm), reset_after=int(reset_after), **ffi.act_attrs(cfg))
 
 
@@ -198,8 +199,9 @@ def native_reverse(cfg, p, h0, mask, rm, G, Hs, d_hs, d_hT, *, reset_after: bool
     """The native reverse loop of either mode: dZR (T, B, 2H), dPH (T, B, H), dPHR
     (T, B, H) = dPH * r (reset_after only, else (0,)), dh0, drm (or (0,))."""
     T, B, H = Hs.shape
+    source, prefix = ffi.native_source(cfg, SOURCE)
     return ffi.call(
-        SOURCE, "rnnkit_gru_backward",
+        source, prefix + "_backward",
         [(T, B, 2 * H), (T, B, H), (T, B, H) if reset_after else (0,), (B, H),
          (B, H) if rm is not None else (0,)],
         p.recurrent_kernel, G, Hs, h0, ffi.opt(mask, jnp.bool_), ffi.opt(rm), ffi.opt(d_hs),
@@ -237,8 +239,9 @@ KERNEL = CellKernel(
         "z = σ(xz + uz);  r = σ(xr + ur);  ĥ = act(xh + r ⊙ uh)",
         "h' = z ⊙ h + (1 - z) ⊙ ĥ;  output h'",
     ),
-    param_formula="3H·(D + H + 2)",  # "+ 1" / "+ 2": the bias rows
+    param_formula="3H·(D + H + 2)",  # + 2: input and recurrent bias rows
     weight_shapes=dense_weight_shapes(3, bias_rows=2),
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),
+    native_bf16_source="gru_bf16.cc",  # reset_after=True only (gru_v1 runs bf16 on XLA)
 )

@@ -185,7 +185,7 @@ KERNEL = CellKernel(
         "z = σ(xz + h·Uz);  r = σ(xr + h·Ur);  ĥ = act(xh + (r ⊙ h)·Uh)",
         "h' = z ⊙ h + (1 - z) ⊙ ĥ;  output h'",
     ),
-    param_formula="3H·(D + H + 1)",  # "+ 1" / "+ 2": the bias rows
+    param_formula="3H·(D + H + 1)",  # + 1: the bias (use_bias=True)
     weight_shapes=dense_weight_shapes(3),
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=gru.SOURCE),

@@ -149,8 +149,10 @@ def _native_run(cfg, p, xs, h0, c0, mask, rm, *, hs: bool, train: bool):
     H = h0.shape[-1]
     shapes = [(T, B, H) if hs else (0,), (B, H), (B, H),
               (T, B, 4 * H) if train else (0,), (T, B, H) if train else (0,)]
-    return ffi.call(SOURCE, "rnnkit_lstm_forward", shapes, xs, p.kernel, p.recurrent_kernel,
-                    ffi.opt(p.bias), h0, c0, ffi.opt(mask, jnp.bool_), ffi.opt(rm),
+    source, prefix = ffi.native_source(cfg, SOURCE)
+    return ffi.call(source, prefix + "_forward", shapes, ffi.f32(xs), p.kernel,
+                    p.recurrent_kernel, ffi.opt(p.bias), h0, c0, ffi.opt(mask, jnp.bool_),
+                    ffi.opt(rm),
                     **ffi.act_attrs(cfg), x_batch_major=int(cfg.batch_major_x))
 
 
@@ -175,15 +177,16 @@ def native_backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
     H = h0.shape[-1]
     track_rm = rm is not None
     has_bias = p.bias is not None
+    source, prefix = ffi.native_source(cfg, SOURCE)
     dxs, dW, dU, db, dh0, dc0, drm = ffi.call(
-        SOURCE, "rnnkit_lstm_backward",
+        source, prefix + "_backward",
         [xs.shape, (D, 4 * H), (H, 4 * H), (4 * H,) if has_bias else (0,), (B, H), (B, H),
          (B, H) if track_rm else (0,)],
-        xs, p.kernel, p.recurrent_kernel, G, Cs, c0, Hs, h0, ffi.opt(mask, jnp.bool_),
+        ffi.f32(xs), p.kernel, p.recurrent_kernel, G, Cs, c0, Hs, h0, ffi.opt(mask, jnp.bool_),
         ffi.opt(rm), ffi.opt(d_hs), d_hT, d_cT, **ffi.act_attrs(cfg),
         x_batch_major=int(cfg.batch_major_x))
     dp = type(p)(dW, dU, db if has_bias else None)
-    return dp, dxs, (dh0, dc0), (drm if track_rm else None)
+    return dp, dxs.astype(xs.dtype), (dh0, dc0), (drm if track_rm else None)
 
 
 KERNEL = CellKernel(
@@ -196,10 +199,11 @@ KERNEL = CellKernel(
         "c' = σ(f) ⊙ c + σ(i) ⊙ act(g)",
         "h' = σ(o) ⊙ act(c');  output h'",
     ),
-    param_formula="4H·(D + H + 1)",  # "+ 1" / "+ 2": the bias rows
+    param_formula="4H·(D + H + 1)",  # + 1: the bias (use_bias=True)
     weight_shapes=dense_weight_shapes(4),
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),
+    native_bf16_source="lstm_bf16.cc",
     batch_major=True,
     concat=True,
 )

@@ -165,7 +165,7 @@ KERNEL = CellKernel(
     states=("h",),
     step=cells.simple_rnn_step,
     equations=("h' = act(x·W + b + h·U);  output h'",),
-    param_formula="H·(D + H + 1)",  # "+ 1" / "+ 2": the bias rows
+    param_formula="H·(D + H + 1)",  # + 1: the bias (use_bias=True)
     weight_shapes=dense_weight_shapes(1),
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),

@@ -2,7 +2,7 @@
 
 Each cell kind's module in this package builds one `CellKernel` and the registry
 (`rnnkit.core.kernels`) maps its `kind` to it. Dispatch (`rnnkit.core.fused`), planning
-(`rnnkit.core.policy`), the native loader and `explain` read these fields; none of them asks
+(`rnnkit.core.policy`) and the engine check read these fields; none of them asks
 which cell it is.
 """
 
@@ -48,7 +48,7 @@ class CellKernel:
     gates: int  # gate blocks side by side in kernel / recurrent_kernel: (D, gates * H)
     states: tuple  # state names in order, e.g. ("h", "c"); the output is states[0]
     step: Callable  # the pure step of rnnkit.core.cells: (params, state, x_t) -> (state, y_t)
-    equations: tuple  # lines of text, in the code's gate order (what `explain` prints)
+    equations: tuple  # lines of text, in the code's gate order (for `explain`)
     # weight name -> shape (None: absent), from the cell's configuration; the dense kinds take
     # (input_dim, units, use_bias), other kinds their own arguments (e.g. kernel size)
     weight_shapes: Callable
@@ -60,6 +60,11 @@ class CellKernel:
     concat: bool = False
     # activation kinds (`Act.kind`) the native loops implement
     native_activations: tuple = ("tanh", "sigmoid", "linear")
+    # the C++ file (rnnkit/core/native) of bf16 variants of the native loops: the same
+    # handlers with a "_bf16" infix (rnnkit_<kind>_bf16_forward, ...), matmuls on the AMX
+    # tile unit with bf16 operands and float32 accumulation; the native loops call them when
+    # the plan's compute_dtype is "bfloat16" (the mixed_bfloat16 policy). None: XLA runs bf16.
+    native_bf16_source: Optional[str] = None
     # the parameter count as text for `explain`, e.g. "4H·(D + H + 1)"
     param_formula: str = ""
 

@@ -41,7 +41,7 @@ from pathlib import Path
 
 _LOG = logging.getLogger("rnnkit.native")
 _HERE = Path(__file__).resolve().parent
-COMMON = ("rnn_common.h",)
+COMMON = ("rnn_common.h", "lstm_common.h", "gru_common.h", "amx_common.h")
 _FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno",
           "-Wno-attributes", "-Wno-return-type")
 _HANDLER = re.compile(r"XLA_FFI_DEFINE_HANDLER_SYMBOL\(\s*(\w+)\s*,")
@@ -59,7 +59,7 @@ def cache_dir() -> Path:
     return Path(base) / "rnnkit" / "native"
 
 
-def _cpu_flags() -> set[str]:
+def cpu_flags() -> set[str]:
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -86,7 +86,7 @@ def _unsupported_reason() -> str | None:
         return "turned off by RNNKIT_NATIVE=0"
     if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
         return f"needs Linux on x86-64 (this is {sys.platform} / {platform.machine()})"
-    if "avx512f" not in _cpu_flags():
+    if "avx512f" not in cpu_flags():
         return "this CPU has no AVX-512F"
     if _compiler() is None:
         return "no C++ compiler found (install g++ or set CXX)"
@@ -103,7 +103,7 @@ def _build(cxx: str, source: str) -> Path:
     key = hashlib.sha256()
     for path in (src, *(_HERE / c for c in COMMON)):
         key.update(path.name.encode() + b"\0" + path.read_bytes())
-    key.update(repr((version, _FLAGS, jaxlib.__version__, sorted(_cpu_flags()))).encode())
+    key.update(repr((version, _FLAGS, jaxlib.__version__, sorted(cpu_flags()))).encode())
     name = f"rnnkit_{src.stem}_{key.hexdigest()[:16]}.so"
     out_dir = cache_dir()
     if (out_dir / name).exists():

@@ -35,6 +35,21 @@ def act_attrs(cfg, *, recurrent: bool = True) -> dict:
     return attrs
 
 
+def native_source(cfg, source):
+    """The C++ file and the handler-name prefix of a kind's native loops for this plan:
+    `source` ("lstm.cc": prefix "rnnkit_lstm"), or with compute_dtype "bfloat16" the
+    kind's `native_bf16_source` ("lstm_bf16.cc": prefix "rnnkit_lstm_bf16")."""
+    if cfg.plan.compute_dtype == "bfloat16":
+        source = cfg.kernel.native_bf16_source
+    return source, "rnnkit_" + source.rsplit(".", 1)[0]
+
+
+def f32(a):
+    """The native loops take float32 operands (bf16 inputs under mixed_bfloat16 are widened;
+    the AMX loops round them back to bf16 for the matmuls)."""
+    return a if a is None or a.dtype == F32 else a.astype(F32)
+
+
 def tbd(cfg, xs):
     """(T, B, D) of xs, which is (B, T, D) when cfg.batch_major_x."""
     if cfg.batch_major_x:

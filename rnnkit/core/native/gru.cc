@@ -27,7 +27,7 @@
 //   uh: K = H,     U_h (reset_after only) -> h U_h (+ b_rec_h)
 // so no multiply-by-zero blocks are computed. Without reset_after, (r h rm) U_h is then
 // accumulated into the xh group once r is known.
-#include "rnn_common.h"
+#include "gru_common.h"
 
 namespace rnnkit {
 namespace {
@@ -56,8 +56,6 @@ inline void mm_acc(const float* A, int64_t lda, int64_t M, int64_t K, const floa
   }
   gemm_impl<false, true>(A, lda, M, K, packed, Np, nullptr, C, ldc);
 }
-
-inline __m512 one_v() { return _mm512_set1_ps(1.0f); }
 
 struct GruFwd {
   int64_t T, B, D, H, act, ract;
@@ -210,7 +208,6 @@ struct GruBwd {
     const int64_t Bt = b1 - b0, G = reset_after ? 4 * H : 3 * H, H2 = 2 * H;
     std::vector<float> dh(Bt * H), X(Bt * Nh), acc(drm ? Bt * H : 0, 0.0f);
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
-    const __m512 one = one_v();
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t row0 = t * B + b0;
       const float* h_prev = t > 0 ? hs + (row0 - B) * H : h0 + b0 * H;
@@ -230,24 +227,8 @@ struct GruBwd {
           if (phr) std::fill(phr, phr + H, 0.0f);
           continue;
         }
-        const float* g = gates + (row0 + r) * G;
-        const float* hp = h_prev + r * H;
-        for (int64_t j = 0; j < H; j += 16) {
-          const __mmask16 m = tail_mask(j, H);
-          const __m512 z = load(g + j, m), hh = load(g + 2 * H + j, m);
-          const __m512 d = load(dhp + j, m);
-          const __m512 dh_ = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_sub_ps(one, z)),
-                                           v_act_grad(act, hh));
-          store(zr + j, m, _mm512_mul_ps(_mm512_mul_ps(d, _mm512_sub_ps(load(hp + j, m), hh)),
-                                         v_act_grad(ract, z)));
-          store(ph + j, m, dh_);
-          if (reset_after) {
-            const __m512 rg = load(g + H + j, m), uh = load(g + 3 * H + j, m);
-            store(zr + H + j, m, _mm512_mul_ps(_mm512_mul_ps(dh_, uh), v_act_grad(ract, rg)));
-            store(phr + j, m, _mm512_mul_ps(dh_, rg));
-          }
-          store(dhp + j, m, _mm512_mul_ps(d, z));
-        }
+        gru_dgates_row(gates + (row0 + r) * G, h_prev + r * H, dhp, zr, ph, phr, H, act, ract,
+                       reset_after);
       }
       if (reset_after) {
         // dh_r = [dzr | dh~ r] @ U^T
@@ -273,21 +254,10 @@ struct GruBwd {
       }
       mm_acc(zr0, H2, Bt, H2, Uzrt, Nh, X.data(), Nh);
       // dh_{t-1} = dh_r rm + dh z; drm += h_{t-1} dh_r
-      for (int64_t r = 0; r < Bt; ++r) {
-        if (mask && !mask[row0 + r]) continue;
-        const float* x = &X[r * Nh];
-        float* dhp = &dh[r * H];
-        const float* rmr = rm ? rm + (b0 + r) * H : nullptr;
-        const float* hp = h_prev + r * H;
-        float* a = drm ? &acc[r * H] : nullptr;
-        for (int64_t j = 0; j < H; j += 16) {
-          const __mmask16 m = tail_mask(j, H);
-          const __m512 xv = load(x + j, m);
-          const __m512 d = load(dhp + j, m);
-          store(dhp + j, m, rmr ? _mm512_fmadd_ps(xv, load(rmr + j, m), d) : _mm512_add_ps(xv, d));
-          if (a) store(a + j, m, _mm512_fmadd_ps(load(hp + j, m), xv, load(a + j, m)));
-        }
-      }
+      for (int64_t r = 0; r < Bt; ++r)
+        if (!mask || mask[row0 + r])
+          gru_dh_row(&X[r * Nh], rm ? rm + (b0 + r) * H : nullptr, h_prev + r * H,
+                     drm ? &acc[r * H] : nullptr, &dh[r * H], H);
     }
     std::memcpy(dh0 + b0 * H, dh.data(), Bt * H * sizeof(float));
     if (drm) std::memcpy(drm + b0 * H, acc.data(), Bt * H * sizeof(float));

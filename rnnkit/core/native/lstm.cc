@@ -8,7 +8,7 @@
 //   gradient array is ever written).
 // Semantics: rnnkit.core.seq_lstm (mask keeps the previous state, rm multiplies h
 // before h @ U).
-#include "rnn_common.h"
+#include "lstm_common.h"
 
 namespace rnnkit {
 namespace {
@@ -47,29 +47,10 @@ struct LstmFwd {
       for (int64_t r = 0; r < Bt; ++r) {
         // one pass over the row: gate activations, the new c and h, and the next step's
         // recurrent input, without writing the gates out unless they are saved
-        const float* zr = &z[r * Np];
         float* g = gates ? gates + (row0 + r) * G : nullptr;
-        const bool step = !mask || mask[row0 + r];
-        float *hr = &h[r * H], *cr = &c[r * H], *next = &xh[r * K + D];
-        const float* m = rm ? rm + (b0 + r) * H : nullptr;
-        for (int64_t j = 0; j < H; j += 16) {
-          const __mmask16 mk = tail_mask(j, H);
-          const __m512 i = v_act(ract, load(zr + j, mk)), f = v_act(ract, load(zr + H + j, mk)),
-                       gg = v_act(act, load(zr + 2 * H + j, mk)),
-                       o = v_act(ract, load(zr + 3 * H + j, mk));
-          if (g) {
-            store(g + j, mk, i);
-            store(g + H + j, mk, f);
-            store(g + 2 * H + j, mk, gg);
-            store(g + 3 * H + j, mk, o);
-          }
-          if (!step) continue;
-          const __m512 cn = _mm512_fmadd_ps(f, load(cr + j, mk), _mm512_mul_ps(i, gg));
-          const __m512 hn = _mm512_mul_ps(o, v_act(act, cn));
-          store(cr + j, mk, cn);
-          store(hr + j, mk, hn);
-          store(next + j, mk, m ? _mm512_mul_ps(hn, load(m + j, mk)) : hn);
-        }
+        float *hr = &h[r * H], *cr = &c[r * H];
+        lstm_cell_row(&z[r * Np], nullptr, H, act, ract, g, !mask || mask[row0 + r], cr, hr,
+                      &xh[r * K + D], rm ? rm + (b0 + r) * H : nullptr);
         if (hs) std::memcpy(hs + (row0 + r) * H, hr, H * sizeof(float));
         if (cs) std::memcpy(cs + (row0 + r) * H, cr, H * sizeof(float));
       }
@@ -157,24 +138,9 @@ struct LstmBwd {
           std::fill(dzr, dzr + G, 0.0f);
           continue;
         }
-        const float* g = gates + (row0 + r) * G;
-        const float* c_t = cs + (row0 + r) * H;
         const float* c_prev = t > 0 ? cs + (row0 - B + r) * H : c0 + (b0 + r) * H;
-        for (int64_t j = 0; j < H; j += 16) {
-          const __mmask16 m = tail_mask(j, H);
-          const __m512 i = load(g + j, m), f = load(g + H + j, m), gg = load(g + 2 * H + j, m),
-                       o = load(g + 3 * H + j, m);
-          const __m512 dhv = load(dhp + j, m);
-          const __m512 tc = v_act(act, load(c_t + j, m));
-          const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dhv, o), v_act_grad(act, tc),
-                                             load(dcp + j, m));
-          store(dzr + j, m, _mm512_mul_ps(v_act_grad(ract, i), _mm512_mul_ps(dct, gg)));
-          store(dzr + H + j, m,
-                _mm512_mul_ps(v_act_grad(ract, f), _mm512_mul_ps(dct, load(c_prev + j, m))));
-          store(dzr + 2 * H + j, m, _mm512_mul_ps(v_act_grad(act, gg), _mm512_mul_ps(dct, i)));
-          store(dzr + 3 * H + j, m, _mm512_mul_ps(v_act_grad(ract, o), _mm512_mul_ps(dhv, tc)));
-          store(dcp + j, m, _mm512_mul_ps(dct, f));
-        }
+        lstm_dz_row(gates + (row0 + r) * G, cs + (row0 + r) * H, c_prev, dhp, dcp, dzr, H,
+                    act, ract);
       }
       // [dh_{t-1} | dx_t] = dz_t @ [U^T | W^T]
       if (Bt == 1)
@@ -196,23 +162,11 @@ struct LstmBwd {
                             dW, dU);
         n = 0;
       }
-      for (int64_t r = 0; r < Bt; ++r) {
-        const float* o = &out[r * NpHD];
-        std::memcpy(dxs + x_row(x_bm, T, B, t, b0 + r) * D, o + H, D * sizeof(float));
-        if (mask && !mask[row0 + r]) continue;
-        float* dhp = &dh[r * H];
-        if (!rm) {
-          std::memcpy(dhp, o, H * sizeof(float));
-          continue;
-        }
-        const float* m = rm + (b0 + r) * H;
-        const float* hp = h_prev + r * H;
-        float* a = &acc[r * H];
-        for (int64_t j = 0; j < H; ++j) {
-          dhp[j] = o[j] * m[j];
-          a[j] += hp[j] * o[j];
-        }
-      }
+      for (int64_t r = 0; r < Bt; ++r)
+        lstm_scatter_row(&out[r * NpHD], H, D, !mask || mask[row0 + r],
+                         dxs + x_row(x_bm, T, B, t, b0 + r) * D, &dh[r * H],
+                         rm ? rm + (b0 + r) * H : nullptr, h_prev + r * H,
+                         rm ? &acc[r * H] : nullptr);
     }
     std::memcpy(dh0 + b0 * H, dh.data(), Bt * H * sizeof(float));
     std::memcpy(dc0 + b0 * H, dc.data(), Bt * H * sizeof(float));

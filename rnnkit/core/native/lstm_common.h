@@ -1,0 +1,73 @@
+// The elementwise parts of the LSTM loops (gate order i, f, c, o), shared by the float32
+// loops (lstm.cc) and the bf16 ones (lstm_bf16.cc), which differ only in their matmuls.
+#pragma once
+
+#include "rnn_common.h"
+
+namespace rnnkit {
+
+// One row of a forward step: z (4H pre-activations, plus `bias` when given) -> the gate
+// activations (stored to g when not null), and where `step` (the mask) is set the new c and
+// h in place, and h * rm (m; nullptr for none) into `next` when not null.
+inline void lstm_cell_row(const float* z, const float* bias, int64_t H, int64_t act,
+                          int64_t ract, float* g, bool step, float* c, float* h, float* next,
+                          const float* m) {
+  for (int64_t j = 0; j < H; j += 16) {
+    const __mmask16 mk = tail_mask(j, H);
+    auto pre = [&](int64_t q) {
+      const __m512 v = load(z + q * H + j, mk);
+      return bias ? _mm512_add_ps(v, load(bias + q * H + j, mk)) : v;
+    };
+    const __m512 i = v_act(ract, pre(0)), f = v_act(ract, pre(1)), gg = v_act(act, pre(2)),
+                 o = v_act(ract, pre(3));
+    if (g) {
+      store(g + j, mk, i);
+      store(g + H + j, mk, f);
+      store(g + 2 * H + j, mk, gg);
+      store(g + 3 * H + j, mk, o);
+    }
+    if (!step) continue;
+    const __m512 cn = _mm512_fmadd_ps(f, load(c + j, mk), _mm512_mul_ps(i, gg));
+    const __m512 hn = _mm512_mul_ps(o, v_act(act, cn));
+    store(c + j, mk, cn);
+    store(h + j, mk, hn);
+    if (next) store(next + j, mk, m ? _mm512_mul_ps(hn, load(m + j, mk)) : hn);
+  }
+}
+
+// One row of a reverse step: the gate-pre-activation gradients dz (4H) from the saved
+// gates g, c_t and c_{t-1}, dh (d_h) and dc (d_c, updated in place to dc_{t-1} through f).
+inline void lstm_dz_row(const float* g, const float* c_t, const float* c_prev, const float* d_h,
+                        float* d_c, float* dz, int64_t H, int64_t act, int64_t ract) {
+  for (int64_t j = 0; j < H; j += 16) {
+    const __mmask16 m = tail_mask(j, H);
+    const __m512 i = load(g + j, m), f = load(g + H + j, m), gg = load(g + 2 * H + j, m),
+                 o = load(g + 3 * H + j, m);
+    const __m512 dhv = load(d_h + j, m);
+    const __m512 tc = v_act(act, load(c_t + j, m));
+    const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dhv, o), v_act_grad(act, tc),
+                                       load(d_c + j, m));
+    store(dz + j, m, _mm512_mul_ps(v_act_grad(ract, i), _mm512_mul_ps(dct, gg)));
+    store(dz + H + j, m,
+          _mm512_mul_ps(v_act_grad(ract, f), _mm512_mul_ps(dct, load(c_prev + j, m))));
+    store(dz + 2 * H + j, m, _mm512_mul_ps(v_act_grad(act, gg), _mm512_mul_ps(dct, i)));
+    store(dz + 3 * H + j, m, _mm512_mul_ps(v_act_grad(ract, o), _mm512_mul_ps(dhv, tc)));
+    store(d_c + j, m, _mm512_mul_ps(dct, f));
+  }
+}
+
+// After a reverse step's product out = dz @ [U^T | W^T] (one row: H values of dh_{t-1}, then
+// D of dx_t): writes dx_t, and where the step was not masked dh_{t-1} = out_h * rm, with
+// drm += h_{t-1} * out_h accumulated into acc (m, acc: nullptr without recurrent dropout).
+inline void lstm_scatter_row(const float* out, int64_t H, int64_t D, bool step, float* dx,
+                             float* dh, const float* m, const float* h_prev, float* acc) {
+  std::memcpy(dx, out + H, D * sizeof(float));
+  if (!step) return;
+  if (!m) return (void)std::memcpy(dh, out, H * sizeof(float));
+  for (int64_t j = 0; j < H; ++j) {
+    dh[j] = out[j] * m[j];
+    acc[j] += h_prev[j] * out[j];
+  }
+}
+
+}  // namespace rnnkit
