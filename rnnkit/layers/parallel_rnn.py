@@ -7,9 +7,10 @@ input projections and an elementwise linear recurrence (`rnnkit.core.linear_scan
 
 `mode`: "parallel" (the whole-sequence form), "sequential" (the cell step under
 `rnnkit.core.scan.scan_rnn`, x_t @ W inside the step; `unroll` applies here), or "auto"
-(the default: parallel, unless `rnnkit.config` fast paths are turned off). The parallel form
-is 4-20x faster at every measured length (T = 512 ... 16384, see benchmarks/RESULTS.md),
-so "auto" does not switch by length.
+(the default: parallel, unless `rnnkit.config` fast paths are turned off). "auto" does not
+switch by length: the sequential form has not been measured against the parallel one per
+length (benchmarks/parallel_scan.py compares the parallel form with GRU); it is kept as the
+reference the parallel form is tested against.
 """
 
 from __future__ import annotations
