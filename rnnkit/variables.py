@@ -161,8 +161,9 @@ def nonfinite(variables) -> list[str]:
     """The paths of the (floating-point) variables holding NaN or inf values."""
     bad = []
     for v in variables:
-        value = np.asarray(v._value if isinstance(v, Variable) else v)
-        if np.issubdtype(value.dtype, np.inexact) and not np.isfinite(value).all():
+        value = v._value if isinstance(v, Variable) else v
+        # jnp.issubdtype: bfloat16 counts as floating (NumPy sees an opaque kind "V")
+        if jnp.issubdtype(value.dtype, jnp.inexact) and not bool(jnp.isfinite(value).all()):
             bad.append(getattr(v, "path", "?"))
     return bad
 

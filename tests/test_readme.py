@@ -23,3 +23,26 @@ def test_keras_example_runs(capsys):
     out = capsys.readouterr().out
     assert "Total params: 57" in out and "(1, 2)" in out
     assert (ns["Wx"].shape, ns["Wh"].shape, ns["bh"].shape) == ((3, 5), (5, 5), (5,))
+
+
+def test_bring_and_ship_your_model_examples_run(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import pytest
+
+    pytest.importorskip("h5py")
+    pytest.importorskip("onnxruntime")
+    fixtures = REPO / "tests" / "fixtures" / "interop"
+    shutil.copy(fixtures / "k3_lstm_lstm_dense.keras", tmp_path / "lstm_lstm_dense.keras")
+    shutil.copy(fixtures / "pt_lstm_bf1_l1_uni.state_dict.npz",
+                tmp_path / "lstm.state_dict.npz")
+    monkeypatch.chdir(tmp_path)
+    bring = re.search(r"## Bring your model.*?```python\n(.*?)```", README, re.S).group(1)
+    exec(compile(bring, "README.md", "exec"), {})  # noqa: S102 - our own documentation
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "(1, 2)"
+    assert out[1].startswith("(2, 10, 5) (1, 2, 5) [")
+    ship = re.search(r"## Ship your model.*?```python\n(.*?)```", README, re.S).group(1)
+    exec(compile(ship, "README.md", "exec"), {})  # noqa: S102
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["True", "['bias_hh_l0', 'bias_hh_l0_reverse']"]

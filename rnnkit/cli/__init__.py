@@ -24,7 +24,7 @@ _EPILOG = """examples:
   rnnkit tour
   rnnkit explain "LSTM(64, return_sequences=True)" --input 1,3,5
   rnnkit explain "Bidirectional(GRU(32))" --json
-  rnnkit train                      # a few minutes on 2 CPU cores
+  rnnkit train                      # about 80 s on 2 CPU cores
   rnnkit train --text book.txt --epochs 10
   rnnkit train --csv prices.csv --column close --window 30
   rnnkit generate runs/charlm --prompt "def " --length 200

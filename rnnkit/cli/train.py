@@ -1,6 +1,6 @@
 """`rnnkit train`: a character-level language model on text, or a CSV forecaster.
 
-Default (no arguments): a character GRU trained for a few minutes on the source files of
+Default (no arguments): a character GRU trained for about 80 s on the source files of
 Python's own standard library (real text that is on every machine; no download). Each
 epoch prints the validation loss next to the unigram-entropy baseline, saves the model and
 `meta.json` atomically into the run directory (default `runs/charlm`), and at the end a
@@ -21,8 +21,8 @@ from rnnkit.cli._common import CLIError, is_tty, say, warn
 from rnnkit.cli.checkpoint import load_run, read_meta, run_paths
 from rnnkit.cli.train_loop import fit_with_checkpoints, start_state
 
-# Sized for the default run to finish within ~3 minutes on 2 CPU cores (measured: see
-# README.md) and to end ~50% below the unigram-entropy baseline.
+# Sized for the default run to take about 80 s on 2 CPU cores (measured: see README.md)
+# and to end ~50% below the unigram-entropy baseline.
 TEXT_DEFAULTS = dict(cell="gru", units=256, layers=1, embed=48, seq_len=64, epochs=3,
                      batch_size=32, lr=3e-3, max_chars=900_000, val_fraction=0.1)
 SERIES_DEFAULTS = dict(cell="lstm", units=32, layers=1, window=24, epochs=30,
@@ -163,11 +163,13 @@ def _load_text(cfg):
 
 
 def _split_text(text, cfg):
+    from rnnkit.data.text import plural
+
     n_val = int(len(text) * cfg["val_fraction"])
     if n_val <= cfg["seq_len"] or len(text) - n_val <= cfg["seq_len"]:
         raise CLIError(
-            f"the text has {len(text):,} characters: too short for training and validation "
-            f"windows of --seq-len {cfg['seq_len']} (need more than "
+            f"the text has {plural(len(text), 'character')}: too short for training and "
+            f"validation windows of --seq-len {cfg['seq_len']} (need more than "
             f"{int(cfg['seq_len'] / min(cfg['val_fraction'], 1 - cfg['val_fraction'])) + 1:,}"
             "); use more text, a smaller --seq-len, or a larger --val-fraction")
     return text[:-n_val], text[-n_val:]

@@ -79,7 +79,7 @@ class CharVocab:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
         raise DataError(f"file not found: {path}") from None
     except IsADirectoryError:
@@ -88,8 +88,31 @@ def _read(path: Path) -> str:
         raise DataError(f"cannot read {path}: {err.strerror or err}") from None
 
 
+def plural(n: int, word: str) -> str:
+    """`1 character`, `2,000 characters`."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _binary_reason(text: str):
+    """Why decoded file contents do not look like text (None if they do): NUL characters,
+    or more than 10% undecodable bytes (U+FFFD) or control characters."""
+    if not text:
+        return None
+    if "\x00" in text:
+        return "it contains NUL bytes"
+    odd = text.count(UNKNOWN) + sum(text.count(c) for c in _CONTROL)
+    if odd > 0.1 * len(text):
+        return f"{100 * odd / len(text):.0f}% of its characters are undecodable or control bytes"
+    return None
+
+
+_CONTROL = [chr(i) for i in range(32) if chr(i) not in "\t\n\r\f\v"] + ["\x7f"]
+
+
 def read_text_files(paths) -> Corpus:
-    """Concatenates text files (UTF-8; undecodable bytes become U+FFFD)."""
+    """Concatenates text files (UTF-8; undecodable bytes become U+FFFD), with a newline
+    between two files when the first does not end with one. `note` warns about files that
+    do not look like text."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise DataError("no text files given")
@@ -97,12 +120,17 @@ def read_text_files(paths) -> Corpus:
         if not p.exists():
             raise DataError(f"file not found: {p}")
     parts = [_read(p) for p in paths]
-    text = "".join(t if t.endswith("\n") else t + "\n" for t in parts)
+    text = "".join(t if t.endswith("\n") or i == len(parts) - 1 else t + "\n"
+                   for i, t in enumerate(parts))
     if not text.strip():
         raise DataError(f"the text file(s) {', '.join(map(str, paths))} are empty")
+    binary = [f"{p.name} ({reason})" for p, t in zip(paths, parts)
+              if (reason := _binary_reason(t)) is not None]
+    note = (f"{'; '.join(binary)}: does not look like text (a binary file?); training on "
+            "it anyway. Pass UTF-8 text files." if binary else None)
     names = ", ".join(p.name for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
-    return Corpus(text, f"{len(paths)} file(s) ({names}), {len(text):,} characters",
-                  [str(p) for p in paths])
+    return Corpus(text, f"{len(paths)} file(s) ({names}), {plural(len(text), 'character')}",
+                  [str(p) for p in paths], note)
 
 
 def _pick(files, max_bytes):

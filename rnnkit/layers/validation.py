@@ -47,8 +47,8 @@ def _dtype_problem(dtype):
         return ("complex numbers; rnnkit layers compute in real numbers and would drop the "
                 "imaginary part", "pass the real and imaginary parts as separate features, "
                 "e.g. np.concatenate([x.real, x.imag], axis=-1)")
-    if kind in "USOV":
-        return ("no numbers (strings, Python objects or raw bytes)", "Convert the data to "
+    if kind in "USO":  # not "V": bfloat16 and the other ml_dtypes report kind "V"
+        return ("no numbers (strings or Python objects)", "Convert the data to "
                 "numbers first, e.g. text to integer ids with a vocabulary (then an "
                 "Embedding layer), or ragged sequences padded to one length")
     return None

@@ -107,8 +107,10 @@ def _stft(x, sequence_length, sequence_stride, fft_length, window, center):
     if center:  # frames centred on the samples: reflect-pad half an FFT on both sides
         pad = [(0, 0)] * (x.ndim - 1) + [(fft_length // 2, fft_length // 2)]
         x = jnp.pad(x, pad, mode="reflect")
-    if window is None:
-        win = jnp.ones((sequence_length,), x.dtype)
+    left = (fft_length - sequence_length) // 2
+    if window is None:  # as in Keras: no window, and no zero-padding of it either
+        left, sequence_length = 0, fft_length
+        win = jnp.ones((fft_length,), x.dtype)
     elif isinstance(window, str):
         if window not in _WINDOWS:
             raise ValueError(f"stft: window must be one of {sorted(_WINDOWS)}, an array of "
@@ -120,7 +122,6 @@ def _stft(x, sequence_length, sequence_stride, fft_length, window, center):
         if win.shape != (sequence_length,):
             raise ValueError(f"stft: window must have shape ({sequence_length},). "
                              f"Received: {win.shape}.")
-    left = (fft_length - sequence_length) // 2
     win = jnp.pad(win.astype(x.dtype), (left, fft_length - sequence_length - left))
     frames = _extract_sequences(x, fft_length, sequence_stride)
     return _pair(jnp.fft.rfft(frames * win, n=fft_length))

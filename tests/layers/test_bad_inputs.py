@@ -96,6 +96,14 @@ def test_complex_input_is_refused_not_truncated(convert):
         Dense(2)(x)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "int32", "bool"])
+def test_other_real_dtypes_are_accepted(dtype):
+    import jax.numpy as jnp
+
+    assert LSTM(4)(jnp.asarray(X).astype(dtype)).shape == (2, 4)
+    assert Dense(2)(np.asarray(jnp.asarray(X).astype(dtype))).shape == (2, 3, 2)
+
+
 def test_complex_data_in_fit_is_refused():
     model = rnnkit.Sequential([rnnkit.Input(shape=(3, 5)), GRU(2), Dense(1)])
     model.compile("adam", "mse")

@@ -19,7 +19,10 @@ Adding a cell kind
      states         state names in order, ("h",) or ("h", "c"); the output is states[0]
                     and states always travel as a tuple of that length
      step           the pure step above
-     equations      tuple of text lines in the code's gate order (for `explain`)
+     equations      what `explain` prints, in the code's gate order: a tuple of lines,
+                    each a str or an (expression, comment) pair, with placeholders
+                    {u} {u2} {u3} {u4} {act} {ract} {bias} {bias_in} {bias_rec} (see
+                    `spec.CellKernel`)
      weight_shapes  `(input_dim, units, use_bias) -> {"kernel": shape, ...}` (None for an
                     absent weight); `spec.dense_weight_shapes(gates)` covers the Keras
                     kernel / recurrent_kernel / bias layout; `param_count` derives from it
@@ -35,6 +38,8 @@ Adding a cell kind
      concat         [False] one [x_t, h] @ [[W], [U]] dot per step pays off at batch <= 8
      native_activations  [("tanh", "sigmoid", "linear")] activation kinds the native
                     loops implement (others plan the XLA engine)
+     explain        [ExplainText()] how `explain` words the kind: gate order, what the
+                    activations apply to
 3. Import it below (one line) and add it to `_MODULES` (one line).
 
 A kind with only the required fields is registrable: `policy.plan` and

@@ -21,7 +21,8 @@ import jax.numpy as jnp
 from rnnkit.core import cells
 from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq,
                                         scan, t_mm)
-from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_shapes
+from rnnkit.core.kernels.spec import (CellKernel, ExplainText, SequenceKernels,
+                                       dense_weight_shapes)
 from rnnkit.core.native import ffi
 
 
@@ -235,10 +236,17 @@ KERNEL = CellKernel(
     states=("h",),
     step=cells.gru_step,
     equations=(
-        "xz, xr, xh = x·W + b_in;  uz, ur, uh = h·U + b_rec",
-        "z = σ(xz + uz);  r = σ(xr + ur);  ĥ = act(xh + r ⊙ uh)",
-        "h' = z ⊙ h + (1 - z) ⊙ ĥ;  output h'",
+        ("x_z, x_r, x_h = split(x_t @ kernel{bias_in}, 3)", "each (batch, {u})"),
+        "h_z, h_r, h_h = split(h_(t-1) @ recurrent_kernel{bias_rec}, 3)",
+        ("z = {ract}(x_z + h_z)", "update gate (columns 0:{u})"),
+        ("r = {ract}(x_r + h_r)", "reset gate (columns {u}:{u2})"),
+        ("h~ = {act}(x_h + r * h_h)",
+         "candidate (columns {u2}:{u3}); reset applied after the matmul"),
+        ("h_t = z * h_(t-1) + (1 - z) * h~", "new state"),
+        "output_t = h_t;  state = [h_t]",
     ),
+    explain=ExplainText(gate_order="z, r, h", activation_use="the candidate h~",
+                        recurrent_gates="z and r"),
     param_formula="3H·(D + H + 2)",  # + 2: input and recurrent bias rows
     weight_shapes=dense_weight_shapes(3, bias_rows=2),
     xla=SequenceKernels(primal, forward, backward),

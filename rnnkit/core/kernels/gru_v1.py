@@ -16,7 +16,8 @@ from rnnkit.core import cells
 from rnnkit.core.kernels import gru
 from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq,
                                         scan, t_mm)
-from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_shapes
+from rnnkit.core.kernels.spec import (CellKernel, ExplainText, SequenceKernels,
+                                       dense_weight_shapes)
 
 
 def primal(cfg, p, xs, state0, mask, rm):
@@ -181,10 +182,16 @@ KERNEL = CellKernel(
     states=("h",),
     step=functools.partial(cells.gru_step, reset_after=False),
     equations=(
-        "xz, xr, xh = x·W + b",
-        "z = σ(xz + h·Uz);  r = σ(xr + h·Ur);  ĥ = act(xh + (r ⊙ h)·Uh)",
-        "h' = z ⊙ h + (1 - z) ⊙ ĥ;  output h'",
+        ("x_z, x_r, x_h = split(x_t @ kernel{bias}, 3)", "each (batch, {u})"),
+        ("z = {ract}(x_z + h_(t-1) @ recurrent_kernel[:, 0:{u}])", "update gate"),
+        ("r = {ract}(x_r + h_(t-1) @ recurrent_kernel[:, {u}:{u2}])", "reset gate"),
+        ("h~ = {act}(x_h + (r * h_(t-1)) @ recurrent_kernel[:, {u2}:{u3}])",
+         "candidate; reset applied before the matmul"),
+        ("h_t = z * h_(t-1) + (1 - z) * h~", "new state"),
+        "output_t = h_t;  state = [h_t]",
     ),
+    explain=ExplainText(gate_order="z, r, h", activation_use="the candidate h~",
+                        recurrent_gates="z and r"),
     param_formula="3H·(D + H + 1)",  # + 1: the bias (use_bias=True)
     weight_shapes=dense_weight_shapes(3),
     xla=SequenceKernels(primal, forward, backward),

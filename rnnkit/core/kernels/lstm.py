@@ -13,7 +13,8 @@ import jax.numpy as jnp
 from rnnkit.core import cells
 from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq,
                                         scan, t_mm)
-from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_shapes
+from rnnkit.core.kernels.spec import (CellKernel, ExplainText, SequenceKernels,
+                                       dense_weight_shapes)
 from rnnkit.core.native import ffi
 
 
@@ -195,10 +196,18 @@ KERNEL = CellKernel(
     states=("h", "c"),
     step=cells.lstm_step,
     equations=(
-        "z = x·W + h·U + b;  i, f, g, o = split(z, 4)",
-        "c' = σ(f) ⊙ c + σ(i) ⊙ act(g)",
-        "h' = σ(o) ⊙ act(c');  output h'",
+        ("z = x_t @ kernel + h_(t-1) @ recurrent_kernel{bias}", "(batch, {u4})"),
+        ("i = {ract}(z[:, 0:{u}])", "input gate"),
+        ("f = {ract}(z[:, {u}:{u2}])", "forget gate"),
+        ("g = {act}(z[:, {u2}:{u3}])", "candidate cell values (the 'c' block)"),
+        ("o = {ract}(z[:, {u3}:{u4}])", "output gate"),
+        ("c_t = f * c_(t-1) + i * g", "new cell state"),
+        ("h_t = o * {act}(c_t)", "new hidden state"),
+        "output_t = h_t;  states = [h_t, c_t]",
     ),
+    explain=ExplainText(gate_order="i, f, c, o",
+                        activation_use="the candidate g and the output tanh(c_t)",
+                        recurrent_gates="i, f and o", state_note=" (h and the cell state c)"),
     param_formula="4H·(D + H + 1)",  # + 1: the bias (use_bias=True)
     weight_shapes=dense_weight_shapes(4),
     xla=SequenceKernels(primal, forward, backward),

@@ -15,7 +15,8 @@ import jax.numpy as jnp
 from rnnkit.core import cells
 from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq,
                                         scan, t_mm)
-from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_shapes
+from rnnkit.core.kernels.spec import (CellKernel, ExplainText, SequenceKernels,
+                                       dense_weight_shapes)
 from rnnkit.core.native import ffi
 
 
@@ -164,7 +165,11 @@ KERNEL = CellKernel(
     gates=1,
     states=("h",),
     step=cells.simple_rnn_step,
-    equations=("h' = act(x·W + b + h·U);  output h'",),
+    equations=(
+        ("h_t = {act}(x_t @ kernel{bias} + h_(t-1) @ recurrent_kernel)", "(batch, {u})"),
+        "output_t = h_t;  state = [h_t]",
+    ),
+    explain=ExplainText(gate_order="(one block)", activation_use="the new state h_t"),
     param_formula="H·(D + H + 1)",  # + 1: the bias (use_bias=True)
     weight_shapes=dense_weight_shapes(1),
     xla=SequenceKernels(primal, forward, backward),

@@ -38,6 +38,16 @@ class SequenceKernels:
     source: Optional[str] = None
 
 
+@dataclasses.dataclass(frozen=True)
+class ExplainText:
+    """How `rnnkit.explain` words a cell kind (its equations are `CellKernel.equations`)."""
+
+    gate_order: str = ""  # the gate blocks of the kernels, e.g. "i, f, c, o"
+    activation_use: str = "the state update"  # what `activation` is applied to
+    recurrent_gates: str = "the gates"  # what `recurrent_activation` is applied to
+    state_note: str = ""  # after "size of the state" when explaining `units`
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class CellKernel:
     """One kind of recurrent cell. Required: kind, gates, states, step, equations,
@@ -48,7 +58,11 @@ class CellKernel:
     gates: int  # gate blocks side by side in kernel / recurrent_kernel: (D, gates * H)
     states: tuple  # state names in order, e.g. ("h", "c"); the output is states[0]
     step: Callable  # the pure step of rnnkit.core.cells: (params, state, x_t) -> (state, y_t)
-    equations: tuple  # lines of text, in the code's gate order (for `explain`)
+    # what `explain` prints, in the code's gate order: lines, each a str or an
+    # (expression, comment) pair; explain fills in {u}, {u2}, {u3}, {u4} (multiples of
+    # units), {act}, {ract} (activation names), {bias}, {bias_in}, {bias_rec} (" + bias",
+    # " + bias[0]", " + bias[1]", or "" without bias)
+    equations: tuple
     # weight name -> shape (None: absent), from the cell's configuration; the dense kinds take
     # (input_dim, units, use_bias), other kinds their own arguments (e.g. kernel size)
     weight_shapes: Callable
@@ -65,8 +79,9 @@ class CellKernel:
     # tile unit with bf16 operands and float32 accumulation; the native loops call them when
     # the plan's compute_dtype is "bfloat16" (the mixed_bfloat16 policy). None: XLA runs bf16.
     native_bf16_source: Optional[str] = None
-    # the parameter count as text for `explain`, e.g. "4H·(D + H + 1)"
+    # the parameter count as text, e.g. "4H·(D + H + 1)"
     param_formula: str = ""
+    explain: ExplainText = ExplainText()
 
     @property
     def n_states(self) -> int:
