@@ -176,7 +176,7 @@ def _plan(model) -> StepPlan:
 
 def _pure(plan, fn):
     """Wraps `fn(x_t, states, *rest)` as a pure function of the variables' values."""
-    from rnnkit.layers.layer import _Tracing
+    from rnnkit.layers.tracing import Tracing
     from rnnkit.variables import StatelessScope
 
     variables = plan.model.variables
@@ -184,7 +184,7 @@ def _pure(plan, fn):
     def pure(values, *args):
         scope = StatelessScope(variables, values)
         scope.losses = []
-        with scope, _Tracing(False):
+        with scope, Tracing(False):
             return fn(*args)
 
     return pure

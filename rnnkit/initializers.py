@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rnnkit._objects import object_serializers
+from rnnkit.utils.names import to_snake_case
 
 # Keras's std of a unit normal truncated to [-2, 2]; dividing by it restores the variance.
 TRUNCATED_NORMAL_STDDEV = 0.87962566103423978
@@ -373,21 +374,12 @@ class Orthogonal(RandomInitializer):
 # ---- lookup and serialization -------------------------------------------------------
 
 
-def _snake(name):
-    out = ""
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper():
-            out += "_"
-        out += ch.lower()
-    return out
-
-
 _CLASSES = (Initializer, Zeros, Ones, Constant, Identity, RandomNormal, TruncatedNormal,
             RandomUniform, VarianceScaling, GlorotUniform, GlorotNormal, HeUniform, HeNormal,
             LecunUniform, LecunNormal, Orthogonal)
 # Names `get` accepts (case-sensitive, like Keras): class names, snake_case, aliases.
 _BY_NAME = {cls.__name__: cls for cls in _CLASSES}
-_BY_NAME.update({_snake(cls.__name__): cls for cls in _CLASSES})
+_BY_NAME.update({to_snake_case(cls.__name__): cls for cls in _CLASSES})
 _BY_NAME.update({
     "uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros,
     "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity,

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 
 from rnnkit import losses as _losses
 from rnnkit.losses import squeeze_or_expand_to_same_rank
+from rnnkit.utils.names import to_snake_case
 
 __all__ = [
     "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
@@ -156,7 +157,7 @@ class Metric:
     """Base class: `update_state(...)`, `result()`, `reset_state()`, `name`."""
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self.dtype = jnp.dtype(dtype or _F32)
 
     def update_state(self, *args, **kwargs):
@@ -182,10 +183,6 @@ class Metric:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
-
-
-def _snake(name):
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
 class Mean(Metric):
@@ -340,7 +337,7 @@ class AutoAccuracy(MeanMetricWrapper):
 _CLASSES = {c.__name__: c for c in (Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy,
                                     SparseCategoricalAccuracy, MeanSquaredError,
                                     MeanAbsoluteError)}
-_NAMES = {**_CLASSES, **{_snake(n): c for n, c in _CLASSES.items()},
+_NAMES = {**_CLASSES, **{to_snake_case(n): c for n, c in _CLASSES.items()},
           "mse": MeanSquaredError, "MSE": MeanSquaredError,
           "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError}
 _LOSS_METRICS = {"binary_crossentropy": _losses.binary_crossentropy,

@@ -76,7 +76,9 @@ def test_sequence_generation_corrected_with_step():
     for t in range(INPUT_DATA.shape[1]):
         y, state = rnn.step(INPUT_DATA[:, t], state)
         outputs.append(y)
-    np.testing.assert_allclose(np.stack(outputs, axis=1), full, atol=1e-6)
+    # step() runs the XLA cell step, the whole sequence the native loop: the same 2e-6 as
+    # tests/core/test_native.py allows between the two engines (1e-6 failed on some draws)
+    np.testing.assert_allclose(np.stack(outputs, axis=1), full, atol=2e-6)
     assert full.shape == (1, 3, 64)
 
 

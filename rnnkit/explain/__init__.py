@@ -57,9 +57,9 @@ import types
 from pathlib import Path
 
 from rnnkit.explain.describe import explain_layer, explain_model
-from rnnkit.explain.formulas import eval_formula, substitute
+from rnnkit.explain.formulas import eval_formula, substitute  # noqa: F401 (public names)
 from rnnkit.explain.render import Explanation
-from rnnkit.explain.source import load_for_explain, load_source
+from rnnkit.explain.source import load_for_explain, load_source  # noqa: F401
 from rnnkit.explain.spec import SpecError, layer_names, normalize_shape, parse_shape, \
     parse_spec
 

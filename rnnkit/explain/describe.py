@@ -7,7 +7,7 @@ the arguments that were set and what each changes.
 
 from __future__ import annotations
 
-from rnnkit.explain import basic, recurrent
+from rnnkit.explain import basic, conv_lstm, recurrent
 from rnnkit.explain.effects import effect, fmt_value, set_arguments
 from rnnkit.explain.formulas import prod
 from rnnkit.explain.registry import Call, describer_for
@@ -17,6 +17,7 @@ __all__ = ["explain_layer", "explain_model"]
 
 recurrent.register_all()
 basic.register_all()
+conv_lstm.register_all()
 
 
 def _resolve_shape(layer, describer, input_shape, notes):

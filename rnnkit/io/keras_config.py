@@ -160,17 +160,87 @@ def _io_refs(value, source):
     raise ConfigError(f"{source}: malformed model inputs/outputs {str(value)[:80]!r}.")
 
 
+def _is_op(entry):
+    """A Keras 3 operation node (`keras.ops` used on symbolic tensors, e.g. the mask
+    arithmetic Keras records between `Masking` and the layers it feeds)."""
+    module = entry.get("module")
+    if module is None:  # legacy .h5 configs carry no module: operations have no
+        cfg = entry.get("config")  # `trainable`, which every layer config (but Input) has
+        return isinstance(cfg, dict) and "trainable" not in cfg \
+            and entry.get("class_name") != "InputLayer"
+    return module.startswith(("keras.src.ops", "keras.ops"))
+
+
+def snake_case(name):
+    """Keras's `to_snake_case` (how Keras 3 names the weight groups of a .keras file)."""
+    import re
+
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def weight_group_names(config):
+    """{weight group name in a Keras 3 .keras file: layer name}. Keras names a model's
+    layers there by class (`dense`, `dense_1`, ... in the model's layer order), not by
+    their own names."""
+    layers = (config.get("config") or {}).get("layers") or []
+    out, seen = {}, {}
+    for entry in layers:
+        if not isinstance(entry, dict) or _is_op(entry) or \
+                entry.get("class_name") == "InputLayer":
+            continue
+        key = snake_case(entry.get("class_name", ""))
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        name = entry.get("name") or _layer_name(entry)
+        out[key if n == 0 else f"{key}_{n}"] = name
+    return out
+
+
+def _refs_in(obj):
+    if isinstance(obj, list):
+        for v in obj:
+            yield from _refs_in(v)
+    elif isinstance(obj, dict):
+        if "__tensor__" in obj:
+            yield obj["__tensor__"][0]
+        else:
+            for v in obj.values():
+                yield from _refs_in(v)
+
+
+def _drop_mask_ops(layers, ops, source):
+    """Keras 3 passes masks between layers as `mask=` tensors computed by operation nodes;
+    rnnkit's graph propagates masks itself, so those kwargs and nodes are dropped. An
+    operation feeding anything else cannot be rebuilt: a clear error names it."""
+    for entry in layers:
+        for node in entry["inbound_nodes"]:
+            mask = node["kwargs"].get("mask")
+            if mask is not None and set(_refs_in(mask)) <= ops | {None}:
+                node["kwargs"].pop("mask")
+            used = set(_refs_in(node)) & ops
+            if used:
+                raise ConfigError(
+                    f"{source}: layer '{entry['name']}' takes the result of the operation "
+                    f"'{sorted(used)[0]}' (a keras.ops call in the model graph), which rnnkit "
+                    "cannot rebuild from a file. Wrap the computation in a layer.")
+    return layers
+
+
 def _functional(cfg, origin, source):
     names = {(e.get("name") or _layer_name(e)) for e in cfg["layers"] if isinstance(e, dict)}
+    ops = {e.get("name") for e in cfg["layers"] if isinstance(e, dict) and _is_op(e)}
     layers = []
     for entry in cfg["layers"]:
+        if isinstance(entry, dict) and _is_op(entry):
+            continue
         spec = translate(entry, origin, source)
         name = entry.get("name") or spec["config"].get("name")
         layers.append({"class_name": spec["class_name"], "config": spec["config"],
                        "name": name,
                        "inbound_nodes": _inbound(entry.get("inbound_nodes"), names, source)})
     out = {"name": cfg.get("name"), "trainable": cfg.get("trainable", True),
-           "layers": layers,
+           "layers": _drop_mask_ops(layers, ops, source),
            "input_layers": cfg.get("input_layers"), "output_layers": cfg.get("output_layers"),
            "inputs": _io_refs(cfg.get("input_layers"), source),
            "outputs": _io_refs(cfg.get("output_layers"), source)}

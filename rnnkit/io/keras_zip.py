@@ -83,8 +83,10 @@ def read(arch) -> Loaded:
     with h5:
         by_layer = {}
         layers = h5["layers"] if "layers" in h5 else {}
-        for name in layers.keys():
-            by_layer[name] = [(f"layers/{name}/{p}", a) for p, a in walk(layers[name])]
+        names = keras_config.weight_group_names(config)
+        for group in layers.keys():
+            name = names.get(group, group)
+            by_layer[name] = [(f"layers/{group}/{p}", a) for p, a in walk(layers[group])]
     compile_cfg = config.get("compile_config") if isinstance(config, dict) else None
     compiled = None
     if isinstance(compile_cfg, dict) and compile_cfg.get("optimizer"):

@@ -14,7 +14,8 @@ import numpy as np
 from rnnkit import config
 from rnnkit.core.kernels import conv_lstm as kernel
 from rnnkit.layers.conv_lstm_cell import ConvLSTMCell
-from rnnkit.layers.layer import in_trace, unique_name
+from rnnkit.layers.tracing import in_trace
+from rnnkit.utils.names import unique_name
 from rnnkit.layers.rnn import RNN
 
 _CELL_CONFIG_SKIP = ("name", "trainable", "dtype", "rank")

@@ -139,19 +139,19 @@ class ConvLSTMCell(Layer):
         self.spatial_dims, channels = self.split_frame_shape(input_shape)
         self.spatial_dims = tuple(int(s) for s in self.spatial_dims)
         self.input_dim = int(channels)
-        g = 4 * self.filters
+        shapes = kernel.KERNEL.weight_shapes(self.kernel_size, self.input_dim, self.filters,
+                                             self.use_bias)
         self.kernel = self.add_weight(
-            shape=self.kernel_size + (self.input_dim, g), initializer=self.kernel_initializer,
-            name="kernel", regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint)
+            shape=shapes["kernel"], initializer=self.kernel_initializer, name="kernel",
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight(
-            shape=self.kernel_size + (self.filters, g),
-            initializer=self.recurrent_initializer, name="recurrent_kernel",
-            regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint)
+            shape=shapes["recurrent_kernel"], initializer=self.recurrent_initializer,
+            name="recurrent_kernel", regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint)
         self.bias = None
         if self.use_bias:
             init = self.bias_initializer
-            if self.unit_forget_bias:
+            if self.unit_forget_bias:  # forget-gate block starts at 1 (Keras)
                 base, f = self.bias_initializer, self.filters
 
                 def init(shape, dtype="float32"):
@@ -159,8 +159,8 @@ class ConvLSTMCell(Layer):
                         jnp.asarray(base((f,), dtype=dtype)), jnp.ones((f,), dtype),
                         jnp.asarray(base((2 * f,), dtype=dtype))])
             self.bias = self.add_weight(
-                shape=(g,), initializer=init, name="bias", regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint)
+                shape=shapes["bias"], initializer=init, name="bias",
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         if (self.dropout > 0 or self.recurrent_dropout > 0) and self._seed_state is None:
             self._seed_state = self.add_hidden_variable(rk_random.make_key(self.seed),
                                                         "seed_generator_state")

@@ -10,179 +10,22 @@ compiled call, sub-layers run directly, with no nested compilation.
 
 from __future__ import annotations
 
-import collections
 import inspect
-import re
-import threading
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from rnnkit import symbolic
+from rnnkit.layers.tracing import (STRUCTURAL_ATTRS, Spec, StaticArgs, Tracing, bump_structure,
+                                   cached, current_training, in_trace, policy_name,
+                                   shape_of, split_static, to_arrays)
 from rnnkit.layers.validation import as_numeric_array, check_numeric
-from rnnkit.variables import (StatelessScope, Variable, current_scope, explain_misuse,
-                              unwrap)
-
-_local = threading.local()
-_name_counts: collections.Counter = collections.Counter()
-
-# Bumped by every change that can alter a layer's variable lists (a sub-layer attached, a
-# weight added, `trainable` / `built` / the graph changed): the cached lists of
-# `variables`, `weights`, `trainable_weights` and `_flatten_layers` are keyed on it, so the
-# per-call path does not walk the layer tree (about 20 us per call on a 3-layer model).
-# `Variable.trainable` flips are not tracked: they take effect after the next structural
-# change (the compiled train step has always fixed its variable split when first built).
-_STRUCTURE = [0]
-_STRUCTURAL_ATTRS = frozenset({"trainable", "built", "_layers", "_graph"})
-
-
-def _bump_structure():
-    _STRUCTURE[0] += 1
-
-
-def _cached(layer, key, compute):
-    cache = layer.__dict__.get("_struct_cache")
-    version = _STRUCTURE[0]
-    if cache is None or cache[0] != version:
-        cache = (version, {})
-        layer.__dict__["_struct_cache"] = cache
-    value = cache[1].get(key)
-    if value is None:
-        value = compute()
-        cache[1][key] = value
-    return value
-
+from rnnkit.utils.names import to_snake_case, unique_name  # noqa: F401 (imported from here too)
+from rnnkit.variables import StatelessScope, Variable, current_scope, explain_misuse
 
 _BATCH_SENTINEL = 89  # stands for an unknown batch size while shapes are inferred
 _DIM_SENTINEL = 83  # stands for any other unknown size
-
-
-def to_snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-def unique_name(prefix: str) -> str:
-    n = _name_counts[prefix]
-    _name_counts[prefix] += 1
-    return prefix if n == 0 else f"{prefix}_{n}"
-
-
-def _ctx() -> threading.local:
-    if not hasattr(_local, "depth"):
-        _local.depth = 0
-        _local.training = None
-    return _local
-
-
-class _Tracing:
-    """Marks that layer code runs inside a compiled (or shape-inference) trace."""
-
-    def __init__(self, training=None):
-        self.training = training
-
-    def __enter__(self):
-        ctx = _ctx()
-        self._saved = ctx.training
-        ctx.depth += 1
-        if self.training is not None:
-            ctx.training = self.training
-        return self
-
-    def __exit__(self, *exc):
-        ctx = _ctx()
-        ctx.depth -= 1
-        ctx.training = self._saved
-        return False
-
-
-def in_trace() -> bool:
-    return _ctx().depth > 0
-
-
-def current_training():
-    return _ctx().training
-
-
-class _Static:
-    """The hashable (non-array) part of a call's arguments: a jit static argument."""
-
-    def __init__(self, treedef, leaves, is_array):
-        self.treedef, self.leaves, self.is_array = treedef, tuple(leaves), tuple(is_array)
-        self._hash = hash((treedef, self.leaves, self.is_array))
-
-    def __hash__(self):
-        return self._hash
-
-    def __eq__(self, other):
-        return (isinstance(other, _Static) and self.treedef == other.treedef
-                and self.leaves == other.leaves and self.is_array == other.is_array)
-
-    def rebuild(self, arrays):
-        it = iter(arrays)
-        leaves = [next(it) if a else s for s, a in zip(self.leaves, self.is_array)]
-        return jax.tree_util.tree_unflatten(self.treedef, leaves)
-
-
-def _is_array(x) -> bool:
-    return isinstance(x, (jax.Array, np.ndarray, np.generic))
-
-
-def _policy_name(dtype):
-    """The dtype-policy name of a layer's `dtype` argument (None when not given). Accepts a
-    dtype, a policy name ("mixed_bfloat16"), a Keras policy object or its config dict."""
-    if dtype is None:
-        return None
-    if isinstance(dtype, dict):
-        dtype = (dtype.get("config") or {}).get("name", dtype.get("name"))
-    elif not isinstance(dtype, str) and hasattr(dtype, "name") and not isinstance(
-            dtype, np.dtype):
-        dtype = dtype.name
-    if dtype == "mixed_bfloat16":
-        return dtype
-    return np.dtype(dtype).name
-
-
-def _is_none(x):
-    return x is None
-
-
-def _split_static(tree):
-    """(hashable non-array part, array leaves). NumPy leaves are passed to `jax.jit` as they
-    are: jit converts them in C++, much faster than `jnp.asarray` per call."""
-    leaves, treedef = jax.tree_util.tree_flatten(tree, is_leaf=_is_none)
-    is_array = [_is_array(x) for x in leaves]
-    arrays = [x for x, a in zip(leaves, is_array) if a]
-    static = [None if a else x for x, a in zip(leaves, is_array)]
-    return _Static(treedef, static, is_array), arrays
-
-
-def _is_variable(x):
-    return isinstance(x, Variable)
-
-
-def _to_arrays(tree, numpy=True):
-    """Variables become their values and (with `numpy`) numpy arrays become jax arrays;
-    Python scalars and None stay as they are. Returns `tree` itself when nothing changes."""
-    leaves, treedef = jax.tree_util.tree_flatten(tree, is_leaf=_is_variable)
-    changed = False
-    out = []
-    for x in leaves:
-        if isinstance(x, Variable):
-            x, changed = x.value, True
-        elif numpy and isinstance(x, (np.ndarray, np.generic)):
-            x, changed = jnp.asarray(x), True
-        out.append(x)
-    return jax.tree_util.tree_unflatten(treedef, out) if changed else tree
-
-
-def _shape_of(x):
-    if isinstance(x, (list, tuple)):
-        return [_shape_of(v) for v in x]
-    if hasattr(x, "shape"):
-        return tuple(x.shape)
-    return None
 
 
 class Layer:
@@ -212,7 +55,7 @@ class Layer:
         d.setdefault("_hidden_variables", [])
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.trainable = bool(trainable)
-        self._dtype_policy = _policy_name(dtype)
+        self._dtype_policy = policy_name(dtype)
         # float32 variables under mixed_bfloat16 (recurrent layers use bf16 matmuls)
         self.dtype = ("float32" if self._dtype_policy in (None, "mixed_bfloat16")
                       else self._dtype_policy)
@@ -243,13 +86,13 @@ class Layer:
                 if isinstance(item, Layer) and item is not self and not any(
                         item is x for x in layers):
                     layers.append(item)
-                    _bump_structure()
-            if name in _STRUCTURAL_ATTRS:
-                _bump_structure()
+                    bump_structure()
+            if name in STRUCTURAL_ATTRS:
+                bump_structure()
         object.__setattr__(self, name, value)
 
     def _flatten_layers(self, include_self=True):
-        out = _cached(self, "flatten", self._flatten_layers_uncached)
+        out = cached(self, "flatten", self._flatten_layers_uncached)
         return list(out) if include_self else out[1:]
 
     def _flatten_layers_uncached(self):
@@ -285,19 +128,19 @@ class Layer:
                        constraint=constraints.get(constraint),
                        path=f"{self.name}/{name}")
         self.__dict__.setdefault("_own_variables", []).append(var)
-        _bump_structure()
+        bump_structure()
         return var
 
     def add_hidden_variable(self, value, name):
         """A non-weight variable (RNN states, random-seed state): excluded from `weights`."""
         var = Variable(value, name=name, trainable=False, path=f"{self.name}/{name}")
         self.__dict__.setdefault("_hidden_variables", []).append(var)
-        _bump_structure()
+        bump_structure()
         return var
 
     @property
     def weights(self):
-        return list(_cached(self, "weights", self._weights_uncached))
+        return list(cached(self, "weights", self._weights_uncached))
 
     def _weights_uncached(self):
         out, seen = [], set()
@@ -315,7 +158,7 @@ class Layer:
 
     @property
     def trainable_weights(self):
-        return list(_cached(self, "trainable_weights", self._trainable_weights_uncached))
+        return list(cached(self, "trainable_weights", self._trainable_weights_uncached))
 
     def _trainable_weights_uncached(self):
         if not self.trainable:
@@ -337,7 +180,7 @@ class Layer:
     @property
     def variables(self):
         """Every variable the layer's computation reads: weights, then hidden state."""
-        return list(_cached(self, "variables", self._variables_uncached))
+        return list(cached(self, "variables", self._variables_uncached))
 
     def _variables_uncached(self):
         out = list(self.weights)
@@ -401,7 +244,7 @@ class Layer:
         return out
 
     def _clear_losses(self):
-        for layer in _cached(self, "flatten", self._flatten_layers_uncached):
+        for layer in cached(self, "flatten", self._flatten_layers_uncached):
             if layer.__dict__.get("_losses"):
                 layer.__dict__["_losses"] = []
 
@@ -412,7 +255,7 @@ class Layer:
     def _maybe_build(self, args):
         if self.built:
             return
-        shape = _shape_of(args[0])
+        shape = shape_of(args[0])
         self.build(shape)
         self.built = True
 
@@ -458,7 +301,7 @@ class Layer:
         # inputs as they are outside a trace; the compiled call converts them, about 15 us
         # faster per call than `jnp.asarray` here.
         convert = tracing or not self._numpy_inputs_ok
-        args, kwargs = _to_arrays(args, convert), _to_arrays(kwargs, convert)
+        args, kwargs = to_arrays(args, convert), to_arrays(kwargs, convert)
         self._check_inputs(args, kwargs)
         self._maybe_build(args)
         kwargs = self._prepare_kwargs(kwargs)
@@ -470,7 +313,7 @@ class Layer:
         """Hook for argument validation before build (subclasses raise clear errors)."""
 
     def _call_direct(self, args, kwargs):
-        with _Tracing(kwargs.get("training")):
+        with Tracing(kwargs.get("training")):
             try:
                 outputs = self.call(*args, **kwargs)
             except TypeError as err:  # `jnp.exp(self.w)`: say what to write instead
@@ -494,7 +337,7 @@ class Layer:
             if method == "call":
                 outputs = self._call_direct(args, kwargs)
             else:
-                with _Tracing(kwargs.get("training")):
+                with Tracing(kwargs.get("training")):
                     outputs = getattr(self, method)(*args, **kwargs)
         updates = {i: scope.updates[id(v)] for i, v in enumerate(variables)
                    if id(v) in scope.updates}
@@ -502,15 +345,15 @@ class Layer:
 
     def _call_compiled(self, args, kwargs, method="call"):
         """Runs `self.<method>(*args, **kwargs)` as one cached `jax.jit` computation."""
-        static, arrays = _split_static((args, kwargs))
+        static, arrays = split_static((args, kwargs))
         try:
             hash(static)
         except TypeError:
-            return self._call_direct(_to_arrays(args), _to_arrays(kwargs))
+            return self._call_direct(to_arrays(args), to_arrays(kwargs))
         jitted = self.__dict__.get("_jitted")
         if jitted is None:
             jitted = self._jitted = jax.jit(self._pure_call, static_argnums=(0, 1))
-        variables = _cached(self, "variables", self._variables_uncached)
+        variables = cached(self, "variables", self._variables_uncached)
         outputs, updates, losses = jitted(method, static, [v._value for v in variables],
                                           arrays)
         for i, value in updates.items():
@@ -529,12 +372,12 @@ class Layer:
         if len(values) != len(variables):
             raise ValueError(f"stateless_call of '{self.name}' expects {len(variables)} "
                              f"values (one per layer.variables); received {len(values)}.")
-        args, kwargs = _to_arrays(args), _to_arrays(kwargs)
+        args, kwargs = to_arrays(args), to_arrays(kwargs)
         self._maybe_build(args)
         kwargs = self._prepare_kwargs(kwargs)
         scope = StatelessScope(variables, values)
         scope.losses = []
-        with scope, _Tracing(kwargs.get("training")):
+        with scope, Tracing(kwargs.get("training")):
             outputs = self._call_direct(args, kwargs)
             reg = [v.regularizer(v.value) for v in self.trainable_weights
                    if v.regularizer is not None]
@@ -558,7 +401,7 @@ class Layer:
         outputs = jax.tree_util.tree_map(
             lambda s: symbolic.KerasTensor(s.shape, s.dtype, node=node, index=next(counter),
                                            name=f"{self.name}_output"),
-            spec, is_leaf=lambda s: isinstance(s, (jax.ShapeDtypeStruct, _Spec)))
+            spec, is_leaf=lambda s: isinstance(s, (jax.ShapeDtypeStruct, Spec)))
         node.outputs = outputs
         self._inbound_nodes.append(node)
         return outputs
@@ -581,7 +424,7 @@ class Layer:
         def merge(a, b):
             shape = tuple(da if da == db else None for da, db in zip(a.shape, b.shape))
             if None in shape:
-                return _Spec(shape, a.dtype)
+                return Spec(shape, a.dtype)
             return jax.ShapeDtypeStruct(shape, a.dtype)
 
         return jax.tree_util.tree_map(merge, first, second)
@@ -598,7 +441,7 @@ class Layer:
                                          is_leaf=symbolic.is_symbolic)
         leaves, treedef = jax.tree_util.tree_flatten(structs, is_leaf=lambda x: x is None)
         is_array = [isinstance(x, jax.ShapeDtypeStruct) for x in leaves]
-        static = _Static(treedef, [None if a else x for x, a in zip(leaves, is_array)],
+        static = StaticArgs(treedef, [None if a else x for x, a in zip(leaves, is_array)],
                          is_array)
         arrays = [x for x, a in zip(leaves, is_array) if a]
         values = [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in self.variables]
@@ -608,7 +451,7 @@ class Layer:
             kw = self._prepare_kwargs(kw)
             scope = StatelessScope(self.variables, values)
             scope.losses = []
-            with scope, _Tracing(kw.get("training")):
+            with scope, Tracing(kw.get("training")):
                 return self.call(*a, **kw)
 
         return jax.eval_shape(run, values, arrays)
@@ -632,9 +475,5 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-class _Spec:
-    """A shape with unknown sizes (None) and a dtype; becomes a KerasTensor."""
-
-    def __init__(self, shape, dtype):
-        self.shape, self.dtype = shape, dtype
-
+# the names other modules imported from here before the call machinery moved to tracing.py
+_Tracing, _Spec = Tracing, Spec

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rnnkit.layers.layer import to_snake_case
+from rnnkit.utils.names import to_snake_case
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
 

@@ -20,7 +20,7 @@ from rnnkit import metrics as metrics_mod
 from rnnkit import optimizers as optimizers_mod
 from rnnkit.core import sparse
 from rnnkit.core.jit import jit_forwarding_values
-from rnnkit.layers.layer import _Tracing
+from rnnkit.layers.tracing import Tracing
 from rnnkit.models import callbacks as callbacks_mod
 from rnnkit.models.data import (batches, check_batch_size, check_epochs, check_fit_data,
                                 split_validation, to_host)
@@ -46,7 +46,14 @@ class Trainer:
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
                 jit_compile="auto", auto_scale_loss=True):
         """Configures training: an optimizer (name or instance), a loss, metrics."""
-        self.optimizer = optimizers_mod.get(optimizer)
+        # None is accepted, as in Keras (a model compiled only to evaluate or predict);
+        # fit and train_on_batch then say that they need one
+        self.optimizer = None if optimizer is None else optimizers_mod.get(optimizer)
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise ValueError(
+                f"compile(metrics=...) expects a list (or tuple) of metrics. Received: "
+                f"metrics={metrics!r} of type {type(metrics).__name__}. Wrap it in a list, "
+                f"e.g. metrics=['mae'].")
         if loss is None:
             raise ValueError("compile() needs a `loss`, e.g. loss='mse' for regression or "
                              "loss='sparse_categorical_crossentropy' for class ids.")
@@ -60,17 +67,22 @@ class Trainer:
         self._steps = {}
         self._opt_state = None
 
-    def _require_compiled(self, what):
+    def _require_compiled(self, what, *, optimizer=False):
         if not getattr(self, "compiled", False):
             raise RuntimeError(
                 f"You must call compile() before {what}(). For example: "
                 "model.compile(optimizer='adam', loss='mse').")
+        if optimizer and self.optimizer is None:
+            raise ValueError(
+                f"{what}() updates the weights, which needs an optimizer, but the model was "
+                f"compiled with optimizer=None. Compile it with one, e.g. "
+                f"model.compile(optimizer='adam', loss=...).")
 
     # --- the pure functions -----------------------------------------------------------
     def _forward(self, variables, values, x, training):
         scope = StatelessScope(variables, values)
         scope.losses = []
-        with scope, _Tracing(training):
+        with scope, Tracing(training):
             if getattr(self, "_graph", None) is not None:
                 y_pred, masks = self.call_with_masks(x, training=training)
             else:
@@ -235,7 +247,7 @@ class Trainer:
             sample_weight=None, initial_epoch=0, steps_per_epoch=None,
             validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Trains for `epochs` epochs; returns a `History` (`history.history["loss"]`)."""
-        self._require_compiled("fit")
+        self._require_compiled("fit", optimizer=True)
         x, y, sample_weight = check_fit_data(x, y, sample_weight, "fit", self.loss)
         batch_size = check_batch_size(batch_size)
         val_batch_size = check_batch_size(validation_batch_size, "validation_batch_size",
@@ -377,7 +389,7 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         """One optimizer step on one batch; returns the loss (before the update)."""
-        self._require_compiled("train_on_batch")
+        self._require_compiled("train_on_batch", optimizer=True)
         x, y, sample_weight = check_fit_data(x, y, sample_weight, "train_on_batch",
                                              self.loss)
         self._prepare(x, y)

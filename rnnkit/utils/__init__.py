@@ -1,1 +1,2 @@
-"""Small shared helpers (no rnnkit imports): atomic file writes."""
+"""Small shared helpers (no rnnkit imports): atomic file writes (`files`), names
+(`names`: snake case, unique layer names)."""

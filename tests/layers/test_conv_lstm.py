@@ -1,4 +1,4 @@
-"""ConvLSTM1D/2D/3D against the NumPy reference (tests/numpy_ref_conv.py, itself checked
+"""ConvLSTM1D/2D/3D against the NumPy reference (tests/reference/numpy_ref_conv.py, itself checked
 on the 22 Keras golden cases in test_numpy_ref.py): strides, dilation, channels_first,
 masks, states, dropout, Bidirectional, step(), save/load, summary and bad input."""
 
@@ -121,21 +121,32 @@ def test_dropout_uses_keras_per_gate_masks_constant_over_time():
     assert np.abs(got - plain).max() > 1e-3
 
 
-def test_gradients_of_fast_path_equal_per_step_loop():
-    x = jnp.asarray(_rand(2, 3, 5, 4, 2))
-    params = K.ConvLSTMParams(jnp.asarray(_rand(3, 3, 2, 8, scale=0.3)),
-                              jnp.asarray(_rand(3, 3, 2, 8, scale=0.3)), jnp.asarray(_rand(8)))
-    geo = K.ConvGeometry((1, 1), (1, 1), "valid")
-    s0 = K.ConvLSTMState(jnp.zeros((2, 3, 2, 2)), jnp.zeros((2, 3, 2, 2)))
+@pytest.mark.parametrize("ksize,masked,dropout", [((3, 3), False, False),
+                                                 ((2, 3), True, True)])
+def test_gradients_of_fast_path_equal_autodiff_of_the_step_loop(ksize, masked, dropout):
+    """The hoisted recurrence's own VJP against JAX's gradient of the per-step loop, with
+    even kernels (asymmetric "same" padding), masks, reverse order and recurrent dropout."""
+    x = jnp.asarray(_rand(2, 4, 5, 4, 2))
+    kc = ksize + (2, 8)
+    params = K.ConvLSTMParams(jnp.asarray(_rand(*kc, scale=0.3)),
+                              jnp.asarray(_rand(*ksize, 2, 8, scale=0.3)),
+                              jnp.asarray(_rand(8)))
+    geo = K.ConvGeometry((1, 1), (1, 1), "same")
+    s0 = K.ConvLSTMState(jnp.asarray(_rand(2, 5, 4, 2)), jnp.asarray(_rand(2, 5, 4, 2)))
+    mask = jnp.asarray([[1, 0, 1, 1], [0, 0, 1, 0]], bool) if masked else None
+    rm = jnp.asarray((RNG.random((4, 2, 5, 4, 2)) > 0.3) / 0.7, jnp.float32) if dropout \
+        else None
 
-    def loss(p, hoist):
-        _, seq, _ = K.conv_lstm_sequence(p, s0, x, geometry=geo, return_sequences=True,
-                                         hoist_input=hoist)
-        return jnp.sum(seq ** 2)
+    def loss(p, s, hoist):
+        last, seq, final = K.conv_lstm_sequence(
+            p, s, x, geometry=geo, return_sequences=True, hoist_input=hoist, mask=mask,
+            reverse=masked, recurrent_masks=rm)
+        return jnp.sum(seq ** 2) + jnp.sum(last * final.c) + jnp.sum(final.h)
 
-    g1, g2 = jax.grad(loss)(params, True), jax.grad(loss)(params, False)
-    for a, b in zip(g1, g2):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+    g1 = jax.grad(loss, argnums=(0, 1))(params, s0, True)
+    g2 = jax.grad(loss, argnums=(0, 1))(params, s0, False)
+    for a, b in zip(jax.tree_util.tree_leaves(g1), jax.tree_util.tree_leaves(g2)):
+        np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-5)
 
 
 def test_step_by_step_equals_sequence():
@@ -174,7 +185,7 @@ def test_unit_forget_bias_and_weight_layout():
     k, r, b = layer.get_weights()
     assert k.shape == (1, 2, 3, 2, 16) and r.shape == (1, 2, 3, 4, 16)
     np.testing.assert_array_equal(b, np.repeat([0.0, 1.0, 0.0, 0.0], 4))
-    assert layer.count_params() == K.param_count((1, 2, 3), 2, 4, True)
+    assert layer.count_params() == K.KERNEL.param_count((1, 2, 3), 2, 4, True) == 592
     no_ufb = L.ConvLSTM1D(2, 3, unit_forget_bias=False, bias_initializer="ones")
     no_ufb.build((None, 2, 5, 1))
     np.testing.assert_array_equal(no_ufb.get_weights()[2], np.ones(8))

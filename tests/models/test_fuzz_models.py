@@ -5,7 +5,7 @@ shape equal to calling the model) or a clear ValueError/TypeError
 (tests/reference/fuzz_support.py).
 Models are built once per shape and reused, so compiling stays cheap. The tests at the end
 aim at defects 3, 5 and 6 of issue 12 (they failed before those were fixed); the
-`xfail(strict=True)` ones are new findings, open, each saying what fails.
+`xfail(strict=True)` ones would be new findings, open, each saying what fails (none today).
 """
 
 from __future__ import annotations
@@ -125,8 +125,6 @@ def test_compile_arguments(optimizer, loss, metrics):
     assert all(np.all(np.isfinite(v)) for v in history.values())
 
 
-@pytest.mark.xfail(strict=True, reason="new finding, not in issue 12: compile(optimizer=None) "
-                                       "is accepted and fit raises AttributeError")
 def test_optimizer_none_is_refused_or_defaulted():
     model = Sequential([Input((T, D)), SimpleRNN(2), Dense(K)])
     x, y = _data(4)
@@ -138,9 +136,6 @@ def test_optimizer_none_is_refused_or_defaulted():
         assert np.all(np.isfinite(history.history["loss"]))
 
 
-@pytest.mark.xfail(strict=True, reason="new finding, not in issue 12: compile(metrics='mae') "
-                                       "is accepted and fit then fails with \"Unknown metric "
-                                       "'m'\" (Keras: metrics must be a list)")
 def test_metrics_given_as_a_string_is_refused_at_compile():
     model = Sequential([Input((T, D)), SimpleRNN(2), Dense(K)])
     with pytest.raises(ValueError, match="list"):

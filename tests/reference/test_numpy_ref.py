@@ -83,7 +83,7 @@ MODEL_CASES = golden.list_cases(kinds="model")
 def test_fixture_index_complete():
     idx = golden.index()
     assert idx["keras_version"] == "3.15.1"
-    assert idx["n_cases"] == len(idx["cases"]) == 209
+    assert idx["n_cases"] == len(idx["cases"]) == 231
     counts = {}
     for c in idx["cases"]:
         assert (golden.GOLDEN_DIR / c["file"]).is_file(), c["file"]

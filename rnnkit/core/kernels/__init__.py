@@ -4,8 +4,7 @@ Everything rnnkit knows about one kind of recurrent cell lives in one module of 
 (`lstm.py`, `gru.py`, `gru_v1.py`, `simple_rnn.py`), which builds one frozen
 `CellKernel` named `KERNEL`; the registry line below makes it known. The fused sequence
 kernel and its custom VJP (`rnnkit.core.fused`), the planner (`rnnkit.core.policy`), the
-engine check (`rnnkit.core.engines`) read only these specs; the equations and parameter
-formula are there for `explain`.
+engine check (`rnnkit.core.engines`) and `rnnkit.explain` read only these specs.
 
 Adding a cell kind
 ------------------
@@ -52,6 +51,7 @@ from __future__ import annotations
 from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_shapes
 
 # the registered kinds: one import and one _MODULES line each
+from rnnkit.core.kernels import conv_lstm
 from rnnkit.core.kernels import gru
 from rnnkit.core.kernels import gru_v1
 from rnnkit.core.kernels import lru
@@ -71,6 +71,7 @@ _MODULES = (
     mingru,
     minlstm,
     lru,
+    conv_lstm,
 )
 
 KERNELS: dict[str, CellKernel] = {}

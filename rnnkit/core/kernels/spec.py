@@ -2,8 +2,8 @@
 
 Each cell kind's module in this package builds one `CellKernel` and the registry
 (`rnnkit.core.kernels`) maps its `kind` to it. Dispatch (`rnnkit.core.fused`), planning
-(`rnnkit.core.policy`) and the engine check read these fields; none of them asks
-which cell it is.
+(`rnnkit.core.policy`), the engine check and `rnnkit.explain` read these fields; none of
+them asks which cell it is.
 """
 
 from __future__ import annotations
