@@ -106,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--max-chars", type=_positive_int, metavar="N",
                      help="use at most N characters of text (default 900000)")
     m = t.add_argument_group("model and training")
-    m.add_argument("--cell", choices=("lstm", "gru", "simple_rnn"), help="recurrent layer "
-                   "(default gru for text, lstm for a series)")
+    m.add_argument("--cell", choices=("lstm", "gru", "simple_rnn", "mingru", "minlstm", "lru"),
+                   help="recurrent layer (default gru for text, lstm for a series)")
     m.add_argument("--units", type=_positive_int, help="units per recurrent layer "
                    "(default 256 for text, 32 for a series)")
     m.add_argument("--layers", type=_positive_int, help="stacked recurrent layers "

@@ -74,23 +74,28 @@ def _config(args, kind):
 # models
 # ------------------------------------------------------------------------------------------
 def _layer_class(cell: str):
-    """The recurrent layer of `--cell NAME`: the layer class NAME in snake case names
-    (`lstm` -> LSTM, `simple_rnn` -> SimpleRNN)."""
+    """The recurrent layer of `--cell NAME`: the layer class NAME in snake case or lower
+    case names (`lstm` -> LSTM, `simple_rnn` -> SimpleRNN, `mingru` -> MinGRU)."""
     import rnnkit.layers as L
     from rnnkit.layers.layer import to_snake_case
     from rnnkit.layers.rnn import RNN
 
     for name in L.__all__ if hasattr(L, "__all__") else dir(L):
         obj = getattr(L, name)
-        if isinstance(obj, type) and issubclass(obj, RNN) and to_snake_case(name) == cell:
+        if isinstance(obj, type) and issubclass(obj, RNN) and cell in (to_snake_case(name),
+                                                                          name.lower()):
             return obj
     raise CLIError(f"--cell {cell!r} names no recurrent layer of rnnkit.layers")
 
 
 def _recurrent(cfg, return_sequences):
+    from rnnkit.layers import Dense
+
     cls = _layer_class(cfg["cell"])
-    return [cls(cfg["units"], return_sequences=(return_sequences or i < cfg["layers"] - 1))
-            for i in range(cfg["layers"])]
+    # a layer whose output width is its input width (LRU) gets a Dense(units) projection first
+    pre = [Dense(cfg["units"])] if getattr(cls, "keeps_input_width", False) else []
+    return pre + [cls(cfg["units"], return_sequences=(return_sequences or i < cfg["layers"] - 1))
+                  for i in range(cfg["layers"])]
 
 
 def build_char_model(vocab_size: int, cfg: dict):
@@ -122,6 +127,8 @@ def build_series_model(cfg: dict):
 def _describe(model, cfg, kind):
     layer = _layer_class(cfg["cell"]).__name__
     rec = " -> ".join([f"{layer}({cfg['units']})"] * cfg["layers"])
+    if any(type(x).__name__ == "Dense" for x in model.layers[:-1]):  # _recurrent's projection
+        rec = f"Dense({cfg['units']}) -> {rec}"
     if kind == "charlm":
         v = model.layers[-1].units
         arch = f"Embedding({v}, {cfg['embed']}) -> {rec} -> Dense({v}) logits"

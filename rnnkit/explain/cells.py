@@ -116,7 +116,14 @@ def describe_cell(cell, input_dim, owner_name, suffix="") -> dict:
             "units": getattr(cell, "units", sizes[0]), "output_size": out_size,
             "state_sizes": sizes, "state_names": state_names(cell)}
     weights = list(cell.weights)
-    if kernel is not None:
+    own = getattr(cell, "explain_spec", None)  # a cell that describes itself (MinGRU, LRU)
+    if kernel is None and callable(own):
+        spec = own(input_dim, suffix)
+        variables, formula = spec["variables"], spec["formula"]
+        info.update(gate_order=None, equations=spec["equations"], variables=variables,
+                    state_names=spec["state_names"])
+        info["weights"] = weight_rows(weights, owner_name, spec["weights"], variables)
+    elif kernel is not None:
         d, u = f"d{suffix}", f"u{suffix}"
         variables = {d: int(input_dim), u: int(cell.units)}
         formula, per = _formula(kernel, cell.use_bias, d, u)

@@ -4,7 +4,9 @@ from rnnkit.layers.bidirectional import Bidirectional
 from rnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from rnnkit.layers.conv_lstm_cell import ConvLSTMCell
 from rnnkit.layers.input_layer import Input, InputLayer
+from rnnkit.layers.lru import LRU, LRUCell
 from rnnkit.layers.layer import Layer
+from rnnkit.layers.min_rnn import MinGRU, MinGRUCell, MinLSTM, MinLSTMCell
 from rnnkit.layers.recurrent import GRU, LSTM, SimpleRNN
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell

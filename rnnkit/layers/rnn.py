@@ -298,6 +298,8 @@ class RNN(Layer):
     # --- fast-path dispatch ------------------------------------------------------------
     def _use_fused(self, sequences, constants):
         """True when the fused kernel of a built-in cell computes exactly this call."""
+        if constants is None and callable(getattr(self.cell, "uses_parallel", None)):
+            return self.cell.uses_parallel()  # a cell with its own whole-sequence form
         if constants is not None or not config.fast_paths_enabled():
             return False
         if not _fusable_cell(self.cell):

@@ -54,7 +54,10 @@ from rnnkit.core.kernels.spec import CellKernel, SequenceKernels, dense_weight_s
 from rnnkit.core.kernels import conv_lstm
 from rnnkit.core.kernels import gru
 from rnnkit.core.kernels import gru_v1
+from rnnkit.core.kernels import lru
 from rnnkit.core.kernels import lstm
+from rnnkit.core.kernels import mingru
+from rnnkit.core.kernels import minlstm
 from rnnkit.core.kernels import simple_rnn
 
 __all__ = ["CellKernel", "SequenceKernels", "KERNELS", "get_kernel", "register",
@@ -65,6 +68,9 @@ _MODULES = (
     lstm,
     gru,
     gru_v1,
+    mingru,
+    minlstm,
+    lru,
     conv_lstm,
 )
 
