@@ -1,6 +1,9 @@
-"""Keras-style dicts for configurable objects (initializers, regularizers, constraints)."""
+"""Keras-style dicts and `get` lookups for configurable objects (initializers, regularizers,
+constraints)."""
 
 from __future__ import annotations
+
+import inspect
 
 
 def object_serializers(kind: str, base: type, module: str, example: str, by_name: dict):
@@ -31,3 +34,39 @@ def object_serializers(kind: str, base: type, module: str, example: str, by_name
     serialize.__doc__ = f"A Keras-style dict for a {kind} (None for None)."
     deserialize.__doc__ = f"A {kind} from a `serialize` dict (Keras-saved dicts work too)."
     return serialize, deserialize
+
+
+def object_getter(kind: str, by_name: dict, deserialize, *, example_name: str, instance_hint: str,
+                  callable_hint: str):
+    """`get(identifier)` for the `kind` objects of a module (classes in `by_name`):
+
+    None -> None; a name -> a new default instance; a dict from `serialize` -> that object;
+    a class -> a new instance; an instance or other callable -> itself. Anything else, or
+    an unknown name, raises a ValueError that lists what is accepted.
+    """
+
+    def get(identifier):
+        if identifier is None:
+            return None
+        if isinstance(identifier, dict):
+            return deserialize(identifier)
+        if isinstance(identifier, str):
+            if identifier not in by_name:
+                raise ValueError(
+                    f"Unknown {kind} {identifier!r}. Valid names: "
+                    f"{', '.join(sorted(by_name))}; or pass {instance_hint} or "
+                    f"{callable_hint}.")
+            return by_name[identifier]()
+        if inspect.isclass(identifier):
+            return identifier()
+        if callable(identifier):
+            return identifier
+        raise ValueError(
+            f"Could not interpret {kind} {identifier!r} (of type "
+            f"{type(identifier).__name__}). Expected None, a name such as {example_name!r}, "
+            f"a dict from serialize(), {instance_hint}, or {callable_hint}.")
+
+    get.__doc__ = (f"The {kind} for `identifier`: None -> None; a name -> a default instance; "
+                   f"a `serialize` dict -> that {kind}; a class -> a new instance; an "
+                   f"instance or other callable -> itself.")
+    return get

@@ -9,11 +9,10 @@ Keras's epsilon 1e-7 is added to the norm in the denominator, outside the sqrt:
 
 from __future__ import annotations
 
-import inspect
 
 import jax.numpy as jnp
 
-from rnnkit._objects import object_serializers
+from rnnkit._objects import object_getter, object_serializers
 from rnnkit.ops import convert_to_tensor as _tensor
 
 EPSILON = 1e-7
@@ -127,31 +126,6 @@ serialize, deserialize = object_serializers(
     "constraint", Constraint, "rnnkit.constraints", "MaxNorm(3)", _BY_NAME)
 
 
-def get(identifier):
-    """The constraint for `identifier`.
-
-    None -> None; a name ("max_norm", "NonNeg", ...) -> a default instance; a dict from
-    `serialize` -> that constraint; a class -> a new instance; an instance or other
-    callable `f(w) -> w'` -> itself.
-    """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        if identifier not in _BY_NAME:
-            raise ValueError(
-                f"Unknown constraint {identifier!r}. Valid names: "
-                f"{', '.join(sorted(_BY_NAME))}; or pass a Constraint instance "
-                "(e.g. MaxNorm(2.0)) or a callable `f(weight) -> weight`."
-            )
-        return _BY_NAME[identifier]()
-    if inspect.isclass(identifier):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        f"Could not interpret constraint {identifier!r} (of type "
-        f"{type(identifier).__name__}). Expected None, a name such as 'max_norm', a dict "
-        "from serialize(), a Constraint, or a callable `f(weight) -> weight`."
-    )
+get = object_getter('constraint', _BY_NAME, deserialize, example_name='max_norm',
+                    instance_hint='a Constraint instance (e.g. MaxNorm(2.0))',
+                    callable_hint='a callable `f(weight) -> weight`')

@@ -15,7 +15,6 @@ Seeding follows Keras 3 (JAX backend) exactly:
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 import random as _py_random
@@ -24,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnnkit._objects import object_serializers
+from rnnkit._objects import object_getter, object_serializers
 from rnnkit.utils.names import to_snake_case
 
 # Keras's std of a unit normal truncated to [-2, 2]; dividing by it restores the variance.
@@ -398,31 +397,6 @@ serialize, deserialize = object_serializers(
     "initializer", Initializer, "rnnkit.initializers", "GlorotUniform()", _BY_NAME)
 
 
-def get(identifier):
-    """The initializer for `identifier`.
-
-    None -> None; a name ("glorot_uniform", "GlorotUniform", "orthogonal", "zeros", ...)
-    -> a new default instance; a `serialize` dict -> that initializer; an Initializer
-    class -> a new instance; an instance or other callable -> itself.
-    """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        if identifier not in _BY_NAME:
-            raise ValueError(
-                f"Unknown initializer {identifier!r}. Valid names: "
-                f"{', '.join(sorted(_BY_NAME))}; or pass an Initializer instance or a "
-                "callable `f(shape, dtype)`."
-            )
-        return _BY_NAME[identifier]()
-    if inspect.isclass(identifier):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        f"Could not interpret initializer {identifier!r} (of type "
-        f"{type(identifier).__name__}). Expected None, a name such as 'glorot_uniform', "
-        "a dict from serialize(), an Initializer, or a callable `f(shape, dtype)`."
-    )
+get = object_getter('initializer', _BY_NAME, deserialize, example_name='glorot_uniform',
+                    instance_hint='an Initializer instance',
+                    callable_hint='a callable `f(shape, dtype)`')

@@ -8,14 +8,13 @@ the classes themselves, as in Keras (`l1_l2(l1=0.001, l2=0.01)` works).
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 
 import jax
 import jax.numpy as jnp
 
-from rnnkit._objects import object_serializers
+from rnnkit._objects import object_getter, object_serializers
 from rnnkit.ops import convert_to_tensor as _tensor
 
 EPSILON = 1e-7
@@ -158,31 +157,6 @@ serialize, deserialize = object_serializers(
     "regularizer", Regularizer, "rnnkit.regularizers", "L2(0.01)", _BY_NAME)
 
 
-def get(identifier):
-    """The regularizer for `identifier`.
-
-    None -> None; a name ("l1", "l2", "L1L2", ...) -> a default instance; a dict from
-    `serialize` -> that regularizer; a class -> a new instance; an instance or other
-    callable `f(w) -> scalar` -> itself.
-    """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        if identifier not in _BY_NAME:
-            raise ValueError(
-                f"Unknown regularizer {identifier!r}. Valid names: "
-                f"{', '.join(sorted(_BY_NAME))}; or pass a Regularizer instance "
-                "(e.g. L2(0.001)) or a callable `f(weight) -> scalar`."
-            )
-        return _BY_NAME[identifier]()
-    if inspect.isclass(identifier):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        f"Could not interpret regularizer {identifier!r} (of type "
-        f"{type(identifier).__name__}). Expected None, a name such as 'l2', a dict from "
-        "serialize(), a Regularizer, or a callable `f(weight) -> scalar`."
-    )
+get = object_getter('regularizer', _BY_NAME, deserialize, example_name='l2',
+                    instance_hint='a Regularizer instance (e.g. L2(0.001))',
+                    callable_hint='a callable `f(weight) -> scalar`')

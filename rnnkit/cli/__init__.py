@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--val-fraction", type=float, default=None,
                    help="fraction held out for validation (default 0.1 text, 0.2 series)")
     m.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    m.add_argument("--devices", type=_positive_int, metavar="N", help="train data-parallel "
+                   "over N devices (rnnkit.distribution.DataParallel; on a CPU-only machine "
+                   "N host devices); --batch-size must be a multiple of N")
     o = t.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="run directory (default runs/charlm or "
                    "runs/forecast)")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.cli import devices
 from rnnkit.cli._common import CLIError, is_tty, say, warn
 from rnnkit.cli.checkpoint import load_run, read_meta, run_paths
 from rnnkit.cli.train_loop import fit_with_checkpoints, start_state
@@ -335,6 +336,7 @@ def _train_series(args, cfg, meta, model, run_dir):
 def run(args) -> int:
     kind = "forecast" if args.csv else "charlm"
     _check_args(args, kind)
+    devices.start(getattr(args, "devices", None))  # before JAX starts (--resume loads arrays)
     run_dir = Path(args.out or os.path.join("runs", kind))
     model = None
     meta = {}
@@ -368,6 +370,7 @@ def run(args) -> int:
                        f"{err.strerror or err}") from None
     if not os.access(run_dir, os.W_OK):
         raise CLIError(f"cannot write to the run directory {run_dir}; pass --out DIR")
+    cfg["devices"] = devices.check_batch_size(getattr(args, "devices", None), cfg["batch_size"])
     from rnnkit import __version__
 
     meta["rnnkit_version"] = __version__

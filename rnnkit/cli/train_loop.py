@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from rnnkit.cli import devices
 from rnnkit.cli._common import EXIT_DIVERGED, CLIError, is_tty, say
 from rnnkit.cli.checkpoint import run_paths, save_run
 
@@ -185,9 +186,9 @@ def fit_with_checkpoints(model, state, x, y, vx, vy, cfg, extra_line):
     callbacks = [_make_callback(state, extra_line), TerminateOnNaN(raise_error=True)]
     old = _install_sigint(state)
     try:
-        model.fit(x, y, batch_size=cfg["batch_size"], epochs=cfg["epochs"],
-                  initial_epoch=done, validation_data=(vx, vy), shuffle=True,
-                  callbacks=callbacks, verbose=1 if is_tty() else 0)
+        devices.fit(model, cfg.get("devices"), x, y, (vx, vy), batch_size=cfg["batch_size"],
+                    epochs=cfg["epochs"], initial_epoch=done, shuffle=True,
+                    callbacks=callbacks, verbose=1 if is_tty() else 0)
     except (RuntimeError, TrainingDiverged):
         if state.diverged is None:
             raise

@@ -14,6 +14,9 @@ import time
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
+
+from rnnkit import random as rk_random
 
 
 def initialize(job_addresses=None, num_processes=None, process_id=None, *, timeout=300):
@@ -96,9 +99,6 @@ def _wait_for(address, timeout):
 def _agree_on_seed():
     """Every process draws the same initial weights: process 0's seed, unless the user
     already called `rnnkit.set_random_seed` (Keras does the same in `initialize`)."""
-    from rnnkit import random as rk_random
-    from jax.experimental import multihost_utils
-
     if jax.process_count() == 1 or rk_random._global_seed is not None:
         return
     mine = np.int32(np.random.SeedSequence().entropy % (2**31 - 1))
@@ -115,8 +115,6 @@ def to_numpy(array):
     gathered (a collective: every process must call it)."""
     if isinstance(array, jax.Array) and not array.is_fully_addressable \
             and not array.is_fully_replicated:
-        from jax.experimental import multihost_utils
-
         return np.asarray(multihost_utils.process_allgather(array, tiled=True))
     return np.asarray(array)
 
@@ -135,6 +133,4 @@ def local_rows(array):
 def sync(name):
     """Barrier across processes (no-op with one process)."""
     if is_multi_process():
-        from jax.experimental import multihost_utils
-
         multihost_utils.sync_global_devices(name)

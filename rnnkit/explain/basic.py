@@ -67,7 +67,7 @@ GENERIC_DESCRIBER = Describer(describe_generic)
 
 
 def register_all():
-    from rnnkit.layers.core import Dense, Dropout
+    from rnnkit.layers.basic import Dense, Dropout
     from rnnkit.layers.embedding import Embedding
     from rnnkit.layers.wrappers import TimeDistributed
 

@@ -12,7 +12,7 @@ from rnnkit.layers.rnn import RNN
 from rnnkit.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell
 from rnnkit.layers.serialization import register
 from rnnkit.layers.stacked import AbstractRNNCell, StackedRNNCells
-from rnnkit.layers.core import Activation, Dense, Dropout, Flatten, Reshape
+from rnnkit.layers.basic import Activation, Dense, Dropout, Flatten, Reshape
 from rnnkit.layers.embedding import Embedding, Masking
 from rnnkit.layers.merge import Add, Average, Concatenate, Multiply, Subtract
 from rnnkit.layers.normalization import LayerNormalization

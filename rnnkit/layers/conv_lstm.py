@@ -21,7 +21,7 @@ from rnnkit.layers.rnn import RNN
 _CELL_CONFIG_SKIP = ("name", "trainable", "dtype", "rank")
 
 
-def _shape(x):
+def static_shape(x):
     return tuple(getattr(x, "shape", ()))
 
 
@@ -97,7 +97,7 @@ class ConvLSTM(RNN):
             initial_state]
         name = f"{type(self).__name__} layer '{self.name}'"
         want = self.cell.state_shape(batch)
-        got = [_shape(s) for s in states]
+        got = [static_shape(s) for s in states]
         ok = len(states) == 2 and all(
             len(g) == len(want) and all(a is None or b is None or a == b
                                         for a, b in zip(g, want)) for g in got)
@@ -121,7 +121,7 @@ class ConvLSTM(RNN):
 
     def _check_inputs(self, args, kwargs):
         name = f"{type(self).__name__} layer '{self.name}'"
-        shape = _shape(args[0])
+        shape = static_shape(args[0])
         if len(shape) != self.rank + 3:
             raise ValueError(
                 f"{name} expects inputs of rank {self.rank + 3}: {self._layout()}. Received "
@@ -154,10 +154,10 @@ class ConvLSTM(RNN):
                         "kernel_size, or larger frames.")
         batch = shape[0]
         mask = kwargs.get("mask")
-        if mask is not None and tuple(_shape(mask)) != (shape[0], shape[1]):
+        if mask is not None and tuple(static_shape(mask)) != (shape[0], shape[1]):
             raise ValueError(f"{name} expects a mask of shape (batch, timesteps) = "
                              f"{(shape[0], shape[1])} (True = use this step). Received "
-                             f"mask.shape={tuple(_shape(mask))}.")
+                             f"mask.shape={tuple(static_shape(mask))}.")
         if self.stateful and self._state_vars is not None and batch is not None \
                 and batch != self._state_vars[0].shape[0]:
             raise ValueError(

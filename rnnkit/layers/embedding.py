@@ -10,8 +10,9 @@ import jax.numpy as jnp
 from rnnkit.core import sparse
 
 from rnnkit import constraints, initializers, regularizers
-from rnnkit.layers.core import (_dtype_of, _ser, _shape, _spec, check_positive_int,
-                                check_unsupported)
+from rnnkit.layers.helpers import (check_unsupported, output_spec, serialize_or_none, spec_dtype,
+                                   static_shape)
+from rnnkit.layers.validation import check_positive_int
 from rnnkit.layers.layer import Layer, in_trace
 
 
@@ -101,15 +102,15 @@ class Embedding(Layer):
         return jnp.not_equal(inputs, 0)
 
     def compute_output_spec(self, inputs, *args, **kwargs):
-        return _spec(_shape(inputs) + (self.output_dim,), self.dtype)
+        return output_spec(static_shape(inputs) + (self.output_dim,), self.dtype)
 
     def get_config(self):
         config = super().get_config()
         config.update(
             input_dim=self.input_dim, output_dim=self.output_dim,
-            embeddings_initializer=_ser(initializers, self.embeddings_initializer),
-            embeddings_regularizer=_ser(regularizers, self.embeddings_regularizer),
-            embeddings_constraint=_ser(constraints, self.embeddings_constraint),
+            embeddings_initializer=serialize_or_none(initializers, self.embeddings_initializer),
+            embeddings_regularizer=serialize_or_none(regularizers, self.embeddings_regularizer),
+            embeddings_constraint=serialize_or_none(constraints, self.embeddings_constraint),
             mask_zero=self.mask_zero, quantization_config=None,
         )
         return config
@@ -129,7 +130,7 @@ class Masking(Layer):
 
     def _check_inputs(self, args, kwargs):
         x = args[0]
-        if not hasattr(x, "shape") or isinstance(x, (list, tuple)) or len(_shape(x)) < 2:
+        if not hasattr(x, "shape") or isinstance(x, (list, tuple)) or len(static_shape(x)) < 2:
             raise ValueError(
                 f"Masking layer '{self.name}' expects one array of shape (batch, timesteps, "
                 f"features). Received: {getattr(x, 'shape', type(x).__name__)}.")
@@ -144,8 +145,8 @@ class Masking(Layer):
         return self._keep(inputs, False)
 
     def compute_output_spec(self, inputs, *args, **kwargs):
-        dtype = _dtype_of(super().compute_output_spec(inputs, *args, **kwargs))
-        return _spec(_shape(inputs), dtype)
+        dtype = spec_dtype(super().compute_output_spec(inputs, *args, **kwargs))
+        return output_spec(static_shape(inputs), dtype)
 
     def get_config(self):
         config = super().get_config()

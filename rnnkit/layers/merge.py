@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from rnnkit.layers.core import _dtype_of, _spec
+from rnnkit.layers.helpers import output_spec, spec_dtype
 from rnnkit.layers.layer import Layer
 from rnnkit.layers.validation import is_int
 
@@ -126,8 +126,8 @@ class Merge(Layer):
         return out
 
     def compute_output_spec(self, inputs, *args, **kwargs):
-        dtype = _dtype_of(super().compute_output_spec(inputs, *args, **kwargs))
-        return _spec(self._output_shape(_shapes(inputs)), dtype)
+        dtype = spec_dtype(super().compute_output_spec(inputs, *args, **kwargs))
+        return output_spec(self._output_shape(_shapes(inputs)), dtype)
 
 
 class Add(Merge):

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from rnnkit import constraints, initializers, regularizers
-from rnnkit.layers.core import _dtype_of, _ser, _shape, _spec, as_float
+from rnnkit.layers.helpers import as_float, output_spec, serialize_or_none, spec_dtype, static_shape
 from rnnkit.layers.layer import Layer
 from rnnkit.layers.validation import is_int, is_number
 
@@ -70,7 +70,7 @@ class LayerNormalization(Layer):
         if not hasattr(x, "shape") or isinstance(x, (list, tuple)):
             raise ValueError(f"LayerNormalization layer '{self.name}' expects one array. "
                              f"Received: {type(x).__name__}.")
-        shape = _shape(x)
+        shape = static_shape(x)
         axes = self._axes(len(shape))
         if any(shape[a] is None for a in axes):
             raise ValueError(
@@ -122,19 +122,19 @@ class LayerNormalization(Layer):
         return x * inv + res
 
     def compute_output_spec(self, inputs, *args, **kwargs):
-        dtype = _dtype_of(super().compute_output_spec(inputs, *args, **kwargs))
-        return _spec(_shape(inputs), dtype)
+        dtype = spec_dtype(super().compute_output_spec(inputs, *args, **kwargs))
+        return output_spec(static_shape(inputs), dtype)
 
     def get_config(self):
         config = super().get_config()
         config.update(
             axis=self.axis, epsilon=self.epsilon, center=self.center, scale=self.scale,
             rms_scaling=self.rms_scaling,
-            beta_initializer=_ser(initializers, self.beta_initializer),
-            gamma_initializer=_ser(initializers, self.gamma_initializer),
-            beta_regularizer=_ser(regularizers, self.beta_regularizer),
-            gamma_regularizer=_ser(regularizers, self.gamma_regularizer),
-            beta_constraint=_ser(constraints, self.beta_constraint),
-            gamma_constraint=_ser(constraints, self.gamma_constraint),
+            beta_initializer=serialize_or_none(initializers, self.beta_initializer),
+            gamma_initializer=serialize_or_none(initializers, self.gamma_initializer),
+            beta_regularizer=serialize_or_none(regularizers, self.beta_regularizer),
+            gamma_regularizer=serialize_or_none(regularizers, self.gamma_regularizer),
+            beta_constraint=serialize_or_none(constraints, self.beta_constraint),
+            gamma_constraint=serialize_or_none(constraints, self.gamma_constraint),
         )
         return config

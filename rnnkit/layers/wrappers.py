@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from rnnkit import symbolic
-from rnnkit.layers.core import _shape, _spec
+from rnnkit.layers.helpers import output_spec, static_shape
 from rnnkit.layers.layer import Layer
 from rnnkit.layers.serialization import deserialize, serialize
 
@@ -49,10 +49,10 @@ class TimeDistributed(Layer):
             raise ValueError(
                 f"TimeDistributed layer '{self.name}' expects one array of shape (batch, "
                 f"timesteps, ...). Received: {type(x).__name__}.")
-        self._child_shape(_shape(x))
+        self._child_shape(static_shape(x))
         mask = kwargs.get("mask")
         if mask is not None and hasattr(mask, "shape"):
-            ms, xs = _shape(mask), _shape(x)
+            ms, xs = static_shape(mask), static_shape(x)
             if len(ms) < 2 or any(a is not None and b is not None and a != b
                                   for a, b in zip(ms[:2], xs[:2])):
                 raise ValueError(
@@ -79,11 +79,11 @@ class TimeDistributed(Layer):
             lambda y: jnp.reshape(y, (batch, steps, *y.shape[1:])), outputs)
 
     def compute_output_spec(self, inputs, *args, **kwargs):
-        shape = _shape(inputs)
+        shape = static_shape(inputs)
         child = symbolic.KerasTensor(self._child_shape(shape), inputs.dtype)
         inner = self.layer.compute_output_spec(child)
         return jax.tree_util.tree_map(
-            lambda s: _spec((shape[0], shape[1], *tuple(s.shape)[1:]), s.dtype), inner,
+            lambda s: output_spec((shape[0], shape[1], *tuple(s.shape)[1:]), s.dtype), inner,
             is_leaf=lambda s: hasattr(s, "shape") and hasattr(s, "dtype"))
 
     def get_config(self):

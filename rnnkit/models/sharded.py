@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 
 from rnnkit.core import sharding as core_sharding
 from rnnkit.distribution import distribution
@@ -36,8 +37,6 @@ class Runner:
         if self.dist is None:
             return
         if is_multi_process():
-            from jax.experimental import multihost_utils
-
             counts = np.asarray(multihost_utils.process_allgather(np.int64(n_local)))
             if len(set(counts.ravel().tolist())) > 1:
                 raise ValueError(
@@ -45,6 +44,12 @@ class Runner:
                     f"own part of the data); received {counts.ravel().tolist()} by process. "
                     "Split the data evenly between the processes.")
         placement.check_batches(self.dist, n_local, batch_size, where)
+
+    def check_batch(self, tree, where):
+        """`check` for one whole batch (predict_on_batch, train_on_batch)."""
+        if self.dist is not None:
+            n = len(jax.tree_util.tree_leaves(tree)[0])
+            self.check(n, n, where)
 
     def place(self, model):
         if self.dist is not None:

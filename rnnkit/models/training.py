@@ -264,6 +264,10 @@ class Trainer:
         n = len(y[0] if isinstance(y, (list, tuple)) else y)
         runner = Runner.current()
         runner.check(n, batch_size, "fit")
+        if validation_data is not None:
+            vy = validation_data[1]
+            runner.check(len(vy[0] if isinstance(vy, (list, tuple)) else vy), val_batch_size,
+                         "fit(validation_data)")
         verbose = 1 if verbose == "auto" else int(verbose)
         steps = -(-n // batch_size)
         cbs = callbacks_mod.CallbackList(callbacks, model=self, add_history=True,
@@ -377,8 +381,7 @@ class Trainer:
         self._prepare(x)
         runner = Runner.current()
         xh = to_host(x)
-        first = jax.tree_util.tree_leaves(xh)[0]
-        runner.check(len(first), len(first), "predict_on_batch")
+        runner.check_batch(xh, "predict_on_batch")
         step = self._step_fn("predict", runner)
         runner.place(self)
         values = [v._value for v in self.variables]
@@ -394,8 +397,7 @@ class Trainer:
                                              self.loss)
         self._prepare(x, y)
         runner = Runner.current()
-        n = len(jax.tree_util.tree_leaves(to_host(x))[0])
-        runner.check(n, n, "train_on_batch")
+        runner.check_batch(x, "train_on_batch")
         train_step, t_idx, n_idx = self._step_fn("train", runner)
         runner.place(self)
         tv, ntv = self._current(t_idx), self._current(n_idx)

@@ -49,7 +49,9 @@ def run(kind, dist):
         out = {"loss": hist.history["loss"],
                "weights": [w.tolist() for w in model.get_weights()],
                "predict": model.predict(x, batch_size=BATCH, verbose=0).tolist(),
-               "evaluate": float(model.evaluate(x, Y, batch_size=BATCH, verbose=0))}
+               "evaluate": float(model.evaluate(x, Y, batch_size=BATCH, verbose=0)),
+               "predict_on_batch": model.predict_on_batch(x[:BATCH]).tolist(),
+               "train_on_batch": float(model.train_on_batch(x[:BATCH], Y[:BATCH]))}
         if dist is not None:
             out["shardings"] = [(v.path, str(v._value.sharding.spec),
                                  len(v._value.sharding.device_set))

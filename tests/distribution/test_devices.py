@@ -21,7 +21,8 @@ KINDS = ["lstm", "gru", "bidirectional", "embedding", "model_parallel"]
 
 @pytest.fixture(scope="module")
 def results():
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # JAX_PLATFORMS: the CPU devices, also on a machine with a GPU
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
     env.pop("XLA_FLAGS", None)
     proc = subprocess.run([sys.executable, str(Path(__file__).with_name("devices_worker.py"))],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
@@ -44,6 +45,9 @@ def test_same_history_weights_predictions_as_one_device(results, kind):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(dist["predict"], one["predict"], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(dist["evaluate"], one["evaluate"], rtol=1e-4)
+    np.testing.assert_allclose(dist["predict_on_batch"], one["predict_on_batch"], rtol=1e-4,
+                               atol=1e-6)
+    np.testing.assert_allclose(dist["train_on_batch"], one["train_on_batch"], rtol=1e-4)
     # training moved the weights: equal results are not equal initial weights
     assert one["loss"][1] != one["loss"][0]
 

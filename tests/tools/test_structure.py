@@ -74,8 +74,9 @@ def test_clean_package_exits_zero(tmp_path, capsys):
 
 
 
-def test_rnnkit_has_no_import_cycles_and_no_kind_branches():
+def test_rnnkit_has_no_import_cycles_no_long_files_and_no_kind_branches():
     r = check_structure.report(ROOT / "rnnkit")
     assert set(r["kinds"]) >= {"simple_rnn", "lstm", "gru", "gru_v1"}
     assert r["cycles"] == [], "\n".join(" <-> ".join(c) for c in r["cycles"])
+    assert r["long_files"] == [], r["long_files"]
     assert r["kind_branches"] == [], "\n".join(r["kind_branches"])

@@ -220,10 +220,11 @@ def conv_lstm_sequence(params: ConvLSTMParams, state: ConvLSTMState, xs: Array, 
 
 
 # --- the recurrence with its own VJP ---------------------------------------------------------
-# Differentiating a scan whose body convolves makes XLA:CPU compute the weight gradient
-# inside the reverse loop, which measured ~600x slower than the forward pass (21 s against
-# 0.035 s for 10 steps at B8 32x32x32). The backward loop below only propagates dz_t and
-# dh_{t-1}; dU is ONE windows^T @ dz GEMM over all T*B frames after the loop.
+# Differentiating a scan whose body convolves makes XLA:CPU run the convolution gradients
+# inside the reverse loop: measured 21 s of CPU for the gradient of 10 steps at B8 30x30x32
+# (F=32), against 0.14 s for the forward and 0.035 s for one step's gradient outside a loop.
+# The backward loop below only propagates dz_t and dh_{t-1} (forward-style convolutions);
+# dU is ONE windows^T @ dz GEMM over all T*B frames after the loop (0.5 s for the same case).
 
 def _keep(k_t, new, old):
     return new if k_t is None else jnp.where(

@@ -19,58 +19,11 @@ import numpy as np
 
 from rnnkit import activations, constraints, initializers, regularizers
 from rnnkit import random as rk_random
-from rnnkit.layers.layer import Layer, _Spec
-from rnnkit.layers.validation import check_positive_int, check_rate  # noqa: F401
+from rnnkit.layers.helpers import (as_float, check_unsupported, expand_to, output_spec,
+                                   serialize_or_none, spec_dtype, static_shape)
+from rnnkit.layers.layer import Layer
+from rnnkit.layers.validation import check_positive_int, check_rate
 from rnnkit.layers.validation import is_int as _is_int
-
-
-def _ser(module, obj):
-    return None if obj is None else module.serialize(obj)
-
-
-def _shape(x):
-    """Shape of an array, KerasTensor or Variable as a tuple (None for unknown sizes)."""
-    return tuple(x.shape)
-
-
-def _spec(shape, dtype):
-    """An output spec for `compute_output_spec` with an exact (possibly partly None) shape."""
-    return _Spec(tuple(None if d is None else int(d) for d in shape), np.dtype(dtype))
-
-
-def _dtype_of(spec_tree):
-    leaves = jax.tree_util.tree_leaves(spec_tree, is_leaf=lambda s: isinstance(s, _Spec))
-    return leaves[0].dtype
-
-
-def check_unsupported(layer_name: str, **kwargs):
-    """Keras options rnnkit accepts only at their defaults (LoRA, quantization)."""
-    for key, value in kwargs.items():
-        if value is not None:
-            raise ValueError(
-                f"{layer_name}: `{key}` is not supported by rnnkit (received {key}={value!r}). "
-                f"Leave it at its default None."
-            )
-
-
-def expand_to(v, ndim: int, axes=None):
-    """Reshapes a weight so it broadcasts against a rank-`ndim` array without implicit
-    rank promotion: `axes` (default: the last `v.ndim` axes) keep their sizes, others 1."""
-    v = jnp.asarray(v)
-    if v.ndim == ndim:
-        return v
-    if axes is None:
-        axes = list(range(ndim - v.ndim, ndim))
-    shape = [1] * ndim
-    for a, d in zip(axes, v.shape):
-        shape[a] = d
-    return jnp.reshape(v, shape)
-
-
-def as_float(x, dtype):
-    """`x` as an array of the layer's float dtype (Keras autocasts layer inputs)."""
-    x = jnp.asarray(x)
-    return x if x.dtype == np.dtype(dtype) else x.astype(dtype)
 
 
 # ---------------------------------------------------------------------------------------
@@ -104,7 +57,7 @@ class Dense(Layer):
         self.bias = None
 
     def _check_inputs(self, args, kwargs):
-        shape = _shape(args[0]) if hasattr(args[0], "shape") else None
+        shape = static_shape(args[0]) if hasattr(args[0], "shape") else None
         if shape is None:
             raise ValueError(
                 f"Dense layer '{self.name}' expects one array of shape (batch, ..., "
@@ -149,20 +102,20 @@ class Dense(Layer):
         return self.activation(x)
 
     def compute_output_spec(self, inputs, *args, **kwargs):
-        dtype = _dtype_of(super().compute_output_spec(inputs, *args, **kwargs))
-        return _spec(_shape(inputs)[:-1] + (self.units,), dtype)
+        dtype = spec_dtype(super().compute_output_spec(inputs, *args, **kwargs))
+        return output_spec(static_shape(inputs)[:-1] + (self.units,), dtype)
 
     def get_config(self):
         config = super().get_config()
         config.update(
             units=self.units, activation=activations.serialize(self.activation),
             use_bias=self.use_bias,
-            kernel_initializer=_ser(initializers, self.kernel_initializer),
-            bias_initializer=_ser(initializers, self.bias_initializer),
-            kernel_regularizer=_ser(regularizers, self.kernel_regularizer),
-            bias_regularizer=_ser(regularizers, self.bias_regularizer),
-            kernel_constraint=_ser(constraints, self.kernel_constraint),
-            bias_constraint=_ser(constraints, self.bias_constraint),
+            kernel_initializer=serialize_or_none(initializers, self.kernel_initializer),
+            bias_initializer=serialize_or_none(initializers, self.bias_initializer),
+            kernel_regularizer=serialize_or_none(regularizers, self.kernel_regularizer),
+            bias_regularizer=serialize_or_none(regularizers, self.bias_regularizer),
+            kernel_constraint=serialize_or_none(constraints, self.kernel_constraint),
+            bias_constraint=serialize_or_none(constraints, self.bias_constraint),
             quantization_config=None,
         )
         return config
@@ -181,8 +134,8 @@ class Activation(Layer):
         return self.activation(inputs)
 
     def compute_output_spec(self, inputs, *args, **kwargs):
-        dtype = _dtype_of(super().compute_output_spec(inputs, *args, **kwargs))
-        return _spec(_shape(inputs), dtype)
+        dtype = spec_dtype(super().compute_output_spec(inputs, *args, **kwargs))
+        return output_spec(static_shape(inputs), dtype)
 
     def get_config(self):
         config = super().get_config()
@@ -211,7 +164,7 @@ class Flatten(Layer):
         self.data_format = data_format
 
     def _check_inputs(self, args, kwargs):
-        if not hasattr(args[0], "shape") or len(_shape(args[0])) < 1:
+        if not hasattr(args[0], "shape") or len(static_shape(args[0])) < 1:
             raise ValueError(
                 f"Flatten layer '{self.name}' expects one array with a batch axis. "
                 f"Received: {args[0]!r}.")
@@ -232,8 +185,8 @@ class Flatten(Layer):
         return jnp.reshape(inputs, (inputs.shape[0], -1 if rank > 1 else 1))
 
     def compute_output_spec(self, inputs, *args, **kwargs):
-        shape = _shape(inputs)
-        return _spec((shape[0], self._flat_size(shape)), inputs.dtype)
+        shape = static_shape(inputs)
+        return output_spec((shape[0], self._flat_size(shape)), inputs.dtype)
 
     def get_config(self):
         config = super().get_config()
@@ -290,19 +243,19 @@ class Reshape(Layer):
             "values per sample; use -1 for one size to have it inferred.")
 
     def _check_inputs(self, args, kwargs):
-        if not hasattr(args[0], "shape") or len(_shape(args[0])) < 1:
+        if not hasattr(args[0], "shape") or len(static_shape(args[0])) < 1:
             raise ValueError(
                 f"Reshape layer '{self.name}' expects one array with a batch axis. "
                 f"Received: {args[0]!r}.")
-        self._resolve(_shape(args[0])[1:])
+        self._resolve(static_shape(args[0])[1:])
 
     def call(self, inputs):
         target = self._resolve(tuple(inputs.shape[1:]))
         return jnp.reshape(inputs, (inputs.shape[0], *target))
 
     def compute_output_spec(self, inputs, *args, **kwargs):
-        shape = _shape(inputs)
-        return _spec((shape[0], *self._resolve(shape[1:])), inputs.dtype)
+        shape = static_shape(inputs)
+        return output_spec((shape[0], *self._resolve(shape[1:])), inputs.dtype)
 
     def get_config(self):
         config = super().get_config()
@@ -385,8 +338,8 @@ class Dropout(Layer):
         return jax.lax.select(mask, inputs / keep_prob, jnp.zeros_like(inputs))
 
     def compute_output_spec(self, inputs, *args, **kwargs):
-        dtype = _dtype_of(super().compute_output_spec(inputs, *args, **kwargs))
-        return _spec(_shape(inputs), dtype)
+        dtype = spec_dtype(super().compute_output_spec(inputs, *args, **kwargs))
+        return output_spec(static_shape(inputs), dtype)
 
     def get_config(self):
         config = super().get_config()
