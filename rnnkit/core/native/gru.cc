@@ -306,39 +306,6 @@ ffi::Error GruBackward(F32 U, F32 gates, F32 hs, F32 h0, Mask mask, F32 rm, F32 
 }  // namespace
 }  // namespace rnnkit
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_gru_forward, rnnkit::GruForward,
-                              xla::ffi::Ffi::Bind()
-                                  .Arg<rnnkit::F32>()   // xs (T, B, D)
-                                  .Arg<rnnkit::F32>()   // W (D, 3H)
-                                  .Arg<rnnkit::F32>()   // U (H, 3H)
-                                  .Arg<rnnkit::F32>()   // b (2, 3H) / (3H) or (0,)
-                                  .Arg<rnnkit::F32>()   // h0 (B, H)
-                                  .Arg<rnnkit::Mask>()  // mask (T, B) or (0,)
-                                  .Arg<rnnkit::F32>()   // rm (B, H) or (0,)
-                                  .Ret<rnnkit::F32>()   // hs (T, B, H) or (0,)
-                                  .Ret<rnnkit::F32>()   // hT (B, H)
-                                  .Ret<rnnkit::F32>()   // gates (T, B, 4H | 3H) or (0,)
-                                  .Attr<int64_t>("act")
-                                  .Attr<int64_t>("ract")
-                                  .Attr<int64_t>("reset_after")
-                                  .Attr<int64_t>("threads"));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_gru_forward, rnnkit::GruForward, RNNKIT_GRU_FORWARD_BINDING);
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_gru_backward, rnnkit::GruBackward,
-                              xla::ffi::Ffi::Bind()
-                                  .Arg<rnnkit::F32>()   // U (H, 3H)
-                                  .Arg<rnnkit::F32>()   // gates (T, B, 4H | 3H)
-                                  .Arg<rnnkit::F32>()   // hs (T, B, H)
-                                  .Arg<rnnkit::F32>()   // h0 (B, H)
-                                  .Arg<rnnkit::Mask>()  // mask (T, B) or (0,)
-                                  .Arg<rnnkit::F32>()   // rm (B, H) or (0,)
-                                  .Arg<rnnkit::F32>()   // d_hs (T, B, H) or (0,)
-                                  .Arg<rnnkit::F32>()   // d_hT (B, H)
-                                  .Ret<rnnkit::F32>()   // dZR (T, B, 2H)
-                                  .Ret<rnnkit::F32>()   // dPH (T, B, H)
-                                  .Ret<rnnkit::F32>()   // dPHR (T, B, H) or (0,)
-                                  .Ret<rnnkit::F32>()   // dh0 (B, H)
-                                  .Ret<rnnkit::F32>()   // drm (B, H) or (0,)
-                                  .Attr<int64_t>("act")
-                                  .Attr<int64_t>("ract")
-                                  .Attr<int64_t>("reset_after")
-                                  .Attr<int64_t>("threads"));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_gru_backward, rnnkit::GruBackward, RNNKIT_GRU_BACKWARD_BINDING);

@@ -47,3 +47,40 @@ inline void gru_dh_row(const float* x, const float* rm, const float* hp, float* 
 }
 
 }  // namespace rnnkit
+
+// The FFI signatures, shared by the float32 and the bf16 handlers of the same loop.
+#define RNNKIT_GRU_FORWARD_BINDING \
+  xla::ffi::Ffi::Bind() \
+  .Arg<rnnkit::F32>()  /* xs (T, B, D) */ \
+  .Arg<rnnkit::F32>()  /* W (D, 3H) */ \
+  .Arg<rnnkit::F32>()  /* U (H, 3H) */ \
+  .Arg<rnnkit::F32>()  /* b (2, 3H) / (3H) or (0,) */ \
+  .Arg<rnnkit::F32>()  /* h0 (B, H) */ \
+  .Arg<rnnkit::Mask>()  /* mask (T, B) or (0,) */ \
+  .Arg<rnnkit::F32>()  /* rm (B, H) or (0,) */ \
+  .Ret<rnnkit::F32>()  /* hs (T, B, H) or (0,) */ \
+  .Ret<rnnkit::F32>()  /* hT (B, H) */ \
+  .Ret<rnnkit::F32>()  /* gates (T, B, 4H | 3H) or (0,) */ \
+  .Attr<int64_t>("act") \
+  .Attr<int64_t>("ract") \
+  .Attr<int64_t>("reset_after") \
+  .Attr<int64_t>("threads")
+#define RNNKIT_GRU_BACKWARD_BINDING \
+  xla::ffi::Ffi::Bind() \
+  .Arg<rnnkit::F32>()  /* U (H, 3H) */ \
+  .Arg<rnnkit::F32>()  /* gates (T, B, 4H | 3H) */ \
+  .Arg<rnnkit::F32>()  /* hs (T, B, H) */ \
+  .Arg<rnnkit::F32>()  /* h0 (B, H) */ \
+  .Arg<rnnkit::Mask>()  /* mask (T, B) or (0,) */ \
+  .Arg<rnnkit::F32>()  /* rm (B, H) or (0,) */ \
+  .Arg<rnnkit::F32>()  /* d_hs (T, B, H) or (0,) */ \
+  .Arg<rnnkit::F32>()  /* d_hT (B, H) */ \
+  .Ret<rnnkit::F32>()  /* dZR (T, B, 2H) */ \
+  .Ret<rnnkit::F32>()  /* dPH (T, B, H) */ \
+  .Ret<rnnkit::F32>()  /* dPHR (T, B, H) or (0,) */ \
+  .Ret<rnnkit::F32>()  /* dh0 (B, H) */ \
+  .Ret<rnnkit::F32>()  /* drm (B, H) or (0,) */ \
+  .Attr<int64_t>("act") \
+  .Attr<int64_t>("ract") \
+  .Attr<int64_t>("reset_after") \
+  .Attr<int64_t>("threads")
