@@ -113,6 +113,16 @@ inline void pack_vnni_rows(const float* src, int64_t rows, int64_t N, int64_t ld
   if (r < rows) one_row(r);
 }
 
+// Sets rows [k_from, k_to) of a VNNI-packed (Kp, Np) operand to zero.
+inline void zero_vnni_rows(int64_t k_from, int64_t k_to, int64_t Np, int64_t Kp, BF16* packed) {
+  const int64_t KB = Kp / kTileK;
+  for (int64_t k = k_from; k < k_to; ++k)
+    for (int64_t j = 0; j < Np / 16; ++j) {
+      BF16* tile = packed + (j * KB + k / kTileK) * 512 + ((k % kTileK) / 2) * 32 + k % 2;
+      for (int64_t c = 0; c < 16; ++c) tile[2 * c] = 0;
+    }
+}
+
 // Writes n floats of src (times m[i] where m is not null) in bf16 down one column of a
 // row-major bf16 matrix, i.e. to col[i * ld]: the reverse loops buffer x_t and h_{t-1}
 // transposed this way (converted 16 at a time, then stored one by one).
