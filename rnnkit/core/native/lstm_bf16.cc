@@ -15,17 +15,31 @@
 namespace rnnkit {
 namespace {
 
-// One row of a forward step: lstm_cell_row (lstm_common.h) with the activations of
-// amx_common.h fixed at compile time, and the next step's recurrent input h * rm (m;
-// nullptr for none) written straight into its bf16 slot of the next product's A operand.
-template <int64_t ACT, int64_t RACT>
-void cell_row(const float* z, const float* bias, int64_t H, float* g, bool step, float* c,
-              float* h, BF16* next, const float* m) {
-  for (int64_t j = 0; j < H; j += 16) {
+struct Bf16LstmFwd {
+  int64_t T, B, D, H, act, ract;
+  bool x_bm;
+  const float *xs, *h0, *c0, *rm;
+  const float* bias;  // gate-interleaved like WU: 64 values per block of 16 units, or nullptr
+  const bool* mask;
+  // VNNI-packed [W; U] (Kp, Ng), gates interleaved per block of 16 units
+  // (pack_vnni_rows_gated): product columns [64 u, 64 u + 64) are i, f, c, o of units
+  // [16 u, 16 u + 16)
+  const BF16* WU;
+  int64_t Kp, Ng;
+  float *hs, *hT, *cT, *gates, *cs;
+
+  // The gates of units [16 u, 16 u + 16) of one row from their 64 pre-activations z (the
+  // activations of amx_common.h, fixed at compile time); the new c and h where `step` (else
+  // the old ones stay), and h * rm (m; nullptr for none) in bf16 into `next`, the next
+  // step's recurrent input.
+  template <int64_t ACT, int64_t RACT>
+  void unit_block(const float* z, int64_t u, float* g, bool step, float* c, float* h,
+                  BF16* next, const float* m) const {
+    const int64_t j = 16 * u;
     const __mmask16 mk = tail_mask(j, H);
     auto pre = [&](int64_t q) {
-      const __m512 v = load(z + q * H + j, mk);
-      return bias ? _mm512_add_ps(v, load(bias + q * H + j, mk)) : v;
+      const __m512 v = _mm512_loadu_ps(z + 16 * q);
+      return bias ? _mm512_add_ps(v, _mm512_loadu_ps(bias + 64 * u + 16 * q)) : v;
     };
     const __m512 i = fast_act<RACT>(pre(0)), f = fast_act<RACT>(pre(1)),
                  gg = fast_act<ACT>(pre(2)), o = fast_act<RACT>(pre(3));
@@ -35,64 +49,74 @@ void cell_row(const float* z, const float* bias, int64_t H, float* g, bool step,
       store(g + 2 * H + j, mk, gg);
       store(g + 3 * H + j, mk, o);
     }
-    if (!step) continue;
-    const __m512 cn = _mm512_fmadd_ps(f, load(c + j, mk), _mm512_mul_ps(i, gg));
-    const __m512 hn = _mm512_mul_ps(o, fast_act<ACT>(cn));
-    store(c + j, mk, cn);
-    store(h + j, mk, hn);
-    const __m512 hr = m ? _mm512_mul_ps(hn, load(m + j, mk)) : hn;
-    _mm256_mask_storeu_epi16(next + j, mk, (__m256i)_mm512_cvtneps_pbh(hr));
+    __m512 hn;
+    if (step) {
+      const __m512 cn = _mm512_fmadd_ps(f, load(c + j, mk), _mm512_mul_ps(i, gg));
+      hn = _mm512_mul_ps(o, fast_act<ACT>(cn));
+      store(c + j, mk, cn);
+      store(h + j, mk, hn);
+    } else {
+      hn = load(h + j, mk);
+    }
+    if (m) hn = _mm512_mul_ps(hn, load(m + j, mk));
+    _mm256_mask_storeu_epi16(next + j, mk, (__m256i)_mm512_cvtneps_pbh(hn));
   }
-}
 
-struct Bf16LstmFwd {
-  int64_t T, B, D, H, act, ract;
-  bool x_bm;
-  const float *xs, *h0, *c0, *rm, *bias;  // bias: padded to Np, or nullptr
-  const bool* mask;
-  const BF16* WU;  // VNNI-packed [W; U] (Kp, Np)
-  int64_t Kp, Np;
-  float *hs, *hT, *cT, *gates, *cs;
+  // One step: the product of unit block u + 1 (64 columns) runs on the tile unit while the
+  // gates of block u are computed on the vector units, a few rows after every K block. The
+  // step reads [x_t | h rm] from `cur` and writes the next h rm into `nxt` (two buffers: the
+  // products of later blocks still read this step's h).
+  template <int64_t ACT, int64_t RACT>
+  void step(int64_t t, int64_t b0, int64_t Bt, int64_t Mp, const BF16* cur, BF16* nxt,
+            float* zb, float* h, float* c) const {
+    const int64_t row0 = t * B + b0, G = 4 * H, blocks = Ng / 64, KB = Kp / kTileK;
+    const int64_t iters = (Mp + 31) / 32 * 2 * KB;  // K blocks of one block's product
+    auto gate_rows = [&](int64_t u, int64_t from, int64_t to) {
+      const float* z = zb + (u % 2) * Mp * 64;
+      for (int64_t r = from; r < to; ++r)
+        unit_block<ACT, RACT>(z + r * 64, u, gates ? gates + (row0 + r) * G : nullptr,
+                              !mask || mask[row0 + r], c + r * H, h + r * H, nxt + r * Kp + D,
+                              rm ? rm + (b0 + r) * H : nullptr);
+    };
+    for (int64_t u = 0; u < blocks; ++u) {
+      int64_t it = 0, done = 0;
+      amx_gemm<false>(cur, Kp, Mp, Kp, WU + u * 4 * KB * 512, 64, zb + (u % 2) * Mp * 64, 64,
+                      [&] {
+                        if (u == 0) return;
+                        const int64_t until = ++it * Bt / iters;
+                        gate_rows(u - 1, done, until);
+                        done = until;
+                      });
+      if (u > 0) gate_rows(u - 1, done, Bt);
+    }
+    gate_rows(blocks - 1, 0, Bt);
+  }
 
   void rows(int64_t b0, int64_t b1) const {
     TileScope tiles;
-    const int64_t Bt = b1 - b0, Mp = round_up(Bt, kTileRows), G = 4 * H;
-    std::vector<BF16> xh(Mp * Kp, 0);  // [x_t | h rm] rows in bf16, zero padded
-    std::vector<float> z(Mp * Np), h(Bt * H), c(Bt * H), hm(H);
+    const int64_t Bt = b1 - b0, Mp = round_up(Bt, kTileRows);
+    // two [x_t | h rm] operands in bf16, zero padded: step t reads one, writes the other
+    std::vector<BF16> xh(2 * Mp * Kp, 0);
+    std::vector<float> zb(2 * Mp * 64), h(Bt * H), c(Bt * H);
     for (int64_t r = 0; r < Bt; ++r) {
       std::memcpy(&h[r * H], h0 + (b0 + r) * H, H * sizeof(float));
       std::memcpy(&c[r * H], c0 + (b0 + r) * H, H * sizeof(float));
+      put_column_bf16(&h[r * H], rm ? rm + (b0 + r) * H : nullptr, H, &xh[r * Kp + D], 1);
     }
-    auto put_h = [&](int64_t r) {  // the recurrent input of the next step: h * rm, in bf16
-      const float* src = &h[r * H];
-      if (rm) {
-        const float* m = rm + (b0 + r) * H;
-        for (int64_t j = 0; j < H; ++j) hm[j] = src[j] * m[j];
-        src = hm.data();
+    with_act_kinds(act, ract, [&](auto A, auto R) {
+      for (int64_t t = 0; t < T; ++t) {
+        BF16* cur = &xh[(t % 2) * Mp * Kp];
+        BF16* nxt = &xh[((t + 1) % 2) * Mp * Kp];
+        for (int64_t r = 0; r < Bt; ++r)
+          to_bf16(xs + x_row(x_bm, T, B, t, b0 + r) * D, cur + r * Kp, D);
+        step<A(), R()>(t, b0, Bt, Mp, cur, nxt, zb.data(), h.data(), c.data());
+        const int64_t row0 = t * B + b0;
+        if (hs) std::memcpy(hs + row0 * H, h.data(), Bt * H * sizeof(float));
+        if (cs) std::memcpy(cs + row0 * H, c.data(), Bt * H * sizeof(float));
       }
-      to_bf16(src, &xh[r * Kp + D], H);
-    };
-    for (int64_t r = 0; r < Bt; ++r) put_h(r);
-    for (int64_t t = 0; t < T; ++t) {
-      const int64_t row0 = t * B + b0;
-      for (int64_t r = 0; r < Bt; ++r)
-        to_bf16(xs + x_row(x_bm, T, B, t, b0 + r) * D, &xh[r * Kp], D);
-      amx_gemm<false>(xh.data(), Kp, Mp, Kp, WU, Np, z.data(), Np);
-      with_act_kinds(act, ract, [&](auto A, auto R) {
-        for (int64_t r = 0; r < Bt; ++r) {
-          const bool step = !mask || mask[row0 + r];
-          float *hr = &h[r * H], *cr = &c[r * H];
-          cell_row<A(), R()>(&z[r * Np], bias, H, gates ? gates + (row0 + r) * G : nullptr,
-                             step, cr, hr, &xh[r * Kp + D], rm ? rm + (b0 + r) * H : nullptr);
-          if (hs) std::memcpy(hs + (row0 + r) * H, hr, H * sizeof(float));
-          if (cs) std::memcpy(cs + (row0 + r) * H, cr, H * sizeof(float));
-        }
-      });
-    }
-    for (int64_t r = 0; r < Bt; ++r) {
-      std::memcpy(hT + (b0 + r) * H, &h[r * H], H * sizeof(float));
-      std::memcpy(cT + (b0 + r) * H, &c[r * H], H * sizeof(float));
-    }
+    });
+    std::memcpy(hT + b0 * H, h.data(), Bt * H * sizeof(float));
+    std::memcpy(cT + b0 * H, c.data(), Bt * H * sizeof(float));
   }
 };
 
@@ -114,14 +138,16 @@ ffi::Error Bf16LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mas
       U.element_count() != static_cast<size_t>(k.H * G))
     return ffi::Error::InvalidArgument("rnnkit_lstm_bf16_forward: W / U shapes do not match xs");
   k.Kp = round_up(k.D + k.H, kTileK);
-  k.Np = round_up(G, kPanel);
-  std::vector<BF16> packed(vnni_size(k.Kp, k.Np), 0);
-  pack_vnni_rows(W.typed_data(), k.D, G, G, 0, k.Kp, packed.data());
-  pack_vnni_rows(U.typed_data(), k.H, G, G, k.D, k.Kp, packed.data());
+  k.Ng = 64 * ((k.H + 15) / 16);
+  std::vector<BF16> packed(vnni_size(k.Kp, k.Ng), 0);
+  pack_vnni_rows_gated(W.typed_data(), k.D, k.H, 4, 0, k.Kp, packed.data());
+  pack_vnni_rows_gated(U.typed_data(), k.H, k.H, 4, k.D, k.Kp, packed.data());
   std::vector<float> bias;
-  if (has(b)) {
-    bias.assign(k.Np, 0.0f);
-    std::memcpy(bias.data(), b.typed_data(), G * sizeof(float));
+  if (has(b)) {  // in the gate-interleaved column order of `packed`
+    bias.assign(k.Ng, 0.0f);
+    for (int64_t q = 0; q < 4; ++q)
+      for (int64_t j = 0; j < k.H; ++j)
+        bias[64 * (j / 16) + 16 * q + j % 16] = b.typed_data()[q * k.H + j];
   }
   k.WU = packed.data();
   k.bias = bias.empty() ? nullptr : bias.data();
