@@ -15,6 +15,36 @@
 namespace rnnkit {
 namespace {
 
+// One row of a forward step: lstm_cell_row (lstm_common.h) with the activations of
+// amx_common.h fixed at compile time, and the next step's recurrent input h * rm (m;
+// nullptr for none) written straight into its bf16 slot of the next product's A operand.
+template <int64_t ACT, int64_t RACT>
+void cell_row(const float* z, const float* bias, int64_t H, float* g, bool step, float* c,
+              float* h, BF16* next, const float* m) {
+  for (int64_t j = 0; j < H; j += 16) {
+    const __mmask16 mk = tail_mask(j, H);
+    auto pre = [&](int64_t q) {
+      const __m512 v = load(z + q * H + j, mk);
+      return bias ? _mm512_add_ps(v, load(bias + q * H + j, mk)) : v;
+    };
+    const __m512 i = fast_act<RACT>(pre(0)), f = fast_act<RACT>(pre(1)),
+                 gg = fast_act<ACT>(pre(2)), o = fast_act<RACT>(pre(3));
+    if (g) {
+      store(g + j, mk, i);
+      store(g + H + j, mk, f);
+      store(g + 2 * H + j, mk, gg);
+      store(g + 3 * H + j, mk, o);
+    }
+    if (!step) continue;
+    const __m512 cn = _mm512_fmadd_ps(f, load(c + j, mk), _mm512_mul_ps(i, gg));
+    const __m512 hn = _mm512_mul_ps(o, fast_act<ACT>(cn));
+    store(c + j, mk, cn);
+    store(h + j, mk, hn);
+    const __m512 hr = m ? _mm512_mul_ps(hn, load(m + j, mk)) : hn;
+    _mm256_mask_storeu_epi16(next + j, mk, (__m256i)_mm512_cvtneps_pbh(hr));
+  }
+}
+
 struct Bf16LstmFwd {
   int64_t T, B, D, H, act, ract;
   bool x_bm;
@@ -48,15 +78,16 @@ struct Bf16LstmFwd {
       for (int64_t r = 0; r < Bt; ++r)
         to_bf16(xs + x_row(x_bm, T, B, t, b0 + r) * D, &xh[r * Kp], D);
       amx_gemm<false>(xh.data(), Kp, Mp, Kp, WU, Np, z.data(), Np);
-      for (int64_t r = 0; r < Bt; ++r) {
-        const bool step = !mask || mask[row0 + r];
-        float *hr = &h[r * H], *cr = &c[r * H];
-        lstm_cell_row(&z[r * Np], bias, H, act, ract, gates ? gates + (row0 + r) * G : nullptr,
-                      step, cr, hr, nullptr, nullptr);
-        if (step) put_h(r);
-        if (hs) std::memcpy(hs + (row0 + r) * H, hr, H * sizeof(float));
-        if (cs) std::memcpy(cs + (row0 + r) * H, cr, H * sizeof(float));
-      }
+      with_act_kinds(act, ract, [&](auto A, auto R) {
+        for (int64_t r = 0; r < Bt; ++r) {
+          const bool step = !mask || mask[row0 + r];
+          float *hr = &h[r * H], *cr = &c[r * H];
+          cell_row<A(), R()>(&z[r * Np], bias, H, gates ? gates + (row0 + r) * G : nullptr,
+                             step, cr, hr, &xh[r * Kp + D], rm ? rm + (b0 + r) * H : nullptr);
+          if (hs) std::memcpy(hs + (row0 + r) * H, hr, H * sizeof(float));
+          if (cs) std::memcpy(cs + (row0 + r) * H, cr, H * sizeof(float));
+        }
+      });
     }
     for (int64_t r = 0; r < Bt; ++r) {
       std::memcpy(hT + (b0 + r) * H, &h[r * H], H * sizeof(float));
@@ -157,11 +188,8 @@ struct Bf16LstmBwd {
       // buffer x_t and h_{t-1} rm (transposed, bf16) for the weight update; db in float32
       for (int64_t r = 0; r < Bt; ++r) {
         const int64_t col = n * Bt + r;
-        const float* x = xs + x_row(x_bm, T, B, t, b0 + r) * D;
-        for (int64_t d = 0; d < D; ++d) xcT[d * Nrp + col] = to_bf16(x[d]);
-        const float* hp = h_prev + r * H;
-        const float* m = rm ? rm + (b0 + r) * H : nullptr;
-        for (int64_t j = 0; j < H; ++j) hcT[j * Nrp + col] = to_bf16(m ? hp[j] * m[j] : hp[j]);
+        put_column_bf16(xs + x_row(x_bm, T, B, t, b0 + r) * D, nullptr, D, &xcT[col], Nrp);
+        put_column_bf16(h_prev + r * H, rm ? rm + (b0 + r) * H : nullptr, H, &hcT[col], Nrp);
         const float* dzr = dzt + r * G;
         for (int64_t j = 0; j < G; ++j) db[j] += dzr[j];
       }
