@@ -113,6 +113,40 @@ inline void pack_vnni_rows_mapped(const float* src, int64_t rows, int64_t NT, in
   if (r < rows) one_row(r);
 }
 
+// pack_vnni_rows from bf16 source rows of 16 * NT columns (zero padded), `ld` apart: the
+// reverse loop packs the dz rows it has already rounded for its other product.
+inline void pack_vnni_rows_bf16(const BF16* src, int64_t rows, int64_t NT, int64_t ld,
+                                int64_t k0, int64_t Kp, BF16* packed) {
+  const int64_t KB = Kp / kTileK;
+  auto tile_row = [&](int64_t k, int64_t j) {
+    return packed + (j * KB + k / kTileK) * 512 + ((k % kTileK) / 2) * 32;
+  };
+  auto one_row = [&](int64_t r) {
+    const int64_t k = k0 + r;
+    for (int64_t j = 0; j < NT; ++j) {
+      BF16* tile = tile_row(k, j) + k % 2;
+      for (int64_t c = 0; c < 16; ++c) tile[2 * c] = src[r * ld + j * 16 + c];
+    }
+  };
+  alignas(64) static const uint16_t kInterleave[32] = {
+      0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
+      8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+  const __m512i idx = _mm512_load_si512(kInterleave);
+  int64_t r = 0;
+  if (k0 % 2) one_row(r++);
+  for (; r + 2 <= rows; r += 2) {
+    const BF16 *a = src + r * ld, *b = a + ld;
+    for (int64_t j = 0; j < NT; ++j) {
+      const __m512i va = _mm512_castsi256_si512(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + j * 16)));
+      const __m512i vb = _mm512_castsi256_si512(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + j * 16)));
+      _mm512_storeu_si512(tile_row(k0 + r, j), _mm512_permutex2var_epi16(va, idx, vb));
+    }
+  }
+  if (r < rows) one_row(r);
+}
+
 // pack_vnni_rows_mapped for a (rows, N) source in its own column order, padded to a
 // multiple of 32 columns.
 inline void pack_vnni_rows(const float* src, int64_t rows, int64_t N, int64_t ld, int64_t k0,

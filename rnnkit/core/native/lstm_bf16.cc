@@ -164,10 +164,37 @@ ffi::Error Bf16LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mas
 
 // The reverse loop updates dW / dU from at least this many buffered rows at once (the K of
 // the update products). Each update loads and stores every float32 tile of dW and dU
-// (1.25 MiB at H256), so it pays to make K large: 256 rows instead of the float32 loops'
-// kUpdateRows = 64 took one thread's reverse loop over 32 rows (T100 D64 H256) from 13.3
-// to 12.1 ms of CPU time (measured under load).
-constexpr int64_t kAmxUpdateRows = 256;
+// (1.25 MiB at H256), which favours a large K; the transposed x / h buffers grow with it
+// and leave L1. One thread's reverse loop over 32 rows (T100 D64 H256), CPU time: 64 rows
+// 11.7-11.9 ms, 128 rows 10.8-11.2, 256 rows 11.2-11.6 (measured under load).
+constexpr int64_t kAmxUpdateRows = 128;
+
+// One row of a reverse step: lstm_dz_row (lstm_common.h) with the activation kinds fixed
+// at compile time, writing dz rounded to bf16 (the A operand of dz @ [U^T | W^T]) and
+// adding it, in float32, to db.
+template <int64_t ACT, int64_t RACT>
+void dz_row(const float* g, const float* c_t, const float* c_prev, const float* d_h, float* d_c,
+            BF16* dz, float* db, int64_t H) {
+  for (int64_t j = 0; j < H; j += 16) {
+    const __mmask16 m = tail_mask(j, H);
+    const __m512 i = load(g + j, m), f = load(g + H + j, m), gg = load(g + 2 * H + j, m),
+                 o = load(g + 3 * H + j, m);
+    const __m512 dhv = load(d_h + j, m);
+    const __m512 tc = fast_act<ACT>(load(c_t + j, m));  // as the forward computed it
+    const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dhv, o), v_act_grad(ACT, tc),
+                                       load(d_c + j, m));
+    const __m512 dzs[4] = {
+        _mm512_mul_ps(v_act_grad(RACT, i), _mm512_mul_ps(dct, gg)),
+        _mm512_mul_ps(v_act_grad(RACT, f), _mm512_mul_ps(dct, load(c_prev + j, m))),
+        _mm512_mul_ps(v_act_grad(ACT, gg), _mm512_mul_ps(dct, i)),
+        _mm512_mul_ps(v_act_grad(RACT, o), _mm512_mul_ps(dhv, tc))};
+    for (int q = 0; q < 4; ++q) {
+      _mm256_mask_storeu_epi16(dz + q * H + j, m, (__m256i)_mm512_cvtneps_pbh(dzs[q]));
+      store(db + q * H + j, m, _mm512_add_ps(load(db + q * H + j, m), dzs[q]));
+    }
+    store(d_c + j, m, _mm512_mul_ps(dct, f));
+  }
+}
 
 struct Bf16LstmBwd {
   int64_t T, B, D, H, act, ract;
@@ -188,8 +215,7 @@ struct Bf16LstmBwd {
     // (the B operand, VNNI rows = rows of the buffer) as each step computes it
     const int64_t S = std::min(T, std::max<int64_t>(1, (kAmxUpdateRows + Bt - 1) / Bt));
     const int64_t Nrp = round_up(S * Bt, kTileK);
-    Floats dh(Bt * H), dc(Bt * H), out(Mp * NpHD), dz(Bt * G),
-        acc(drm ? Bt * H : 0, 0.0f);
+    Floats dh(Bt * H), dc(Bt * H), out(Mp * NpHD), acc(drm ? Bt * H : 0, 0.0f);
     AlignedVector<BF16> dzA(Mp * Gp, 0), xcT(Dp * Nrp, 0), hcT(Hp * Nrp, 0),
         dzV(vnni_size(Nrp, Np), 0);
     int64_t n = 0;
@@ -198,36 +224,44 @@ struct Bf16LstmBwd {
     float *dW = part.data(), *dU = dW + Dp * Np, *db = dU + Hp * Np;
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
     std::memcpy(dc.data(), d_cT + b0 * H, Bt * H * sizeof(float));
+    // the K blocks of one step's dz @ [U^T | W^T] (amx_gemm's work() calls)
+    const int64_t iters = (Mp + 31) / 32 * (NpHD / 32) * (Gp / kTileK);
+    with_act_kinds(act, ract, [&](auto A, auto R) {
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t row0 = t * B + b0;
       const float* h_prev = t > 0 ? hs + (row0 - B) * H : h0 + b0 * H;
-      float* dzt = dz.data();
       for (int64_t r = 0; r < Bt; ++r) {
-        float* dzr = dzt + r * G;
         float *dhp = &dh[r * H], *dcp = &dc[r * H];
         if (d_hs) {
           const float* e = d_hs + (row0 + r) * H;
           for (int64_t j = 0; j < H; ++j) dhp[j] += e[j];
         }
         if (mask && !mask[row0 + r]) {
-          std::fill(dzr, dzr + G, 0.0f);
+          std::fill(&dzA[r * Gp], &dzA[r * Gp + G], BF16{0});
         } else {
           const float* c_prev = t > 0 ? cs + (row0 - B + r) * H : c0 + (b0 + r) * H;
-          lstm_dz_row(gates + (row0 + r) * G, cs + (row0 + r) * H, c_prev, dhp, dcp, dzr, H,
-                      act, ract);
+          dz_row<A(), R()>(gates + (row0 + r) * G, cs + (row0 + r) * H, c_prev, dhp, dcp,
+                           &dzA[r * Gp], db, H);
         }
-        to_bf16(dzr, &dzA[r * Gp], G);
       }
-      amx_gemm<false>(dzA.data(), Gp, Mp, Gp, UW, NpHD, out.data(), NpHD);
-      pack_vnni_rows(dzt, Bt, G, G, n * Bt, Nrp, dzV.data());
-      // buffer x_t and h_{t-1} rm (transposed, bf16) for the weight update; db in float32
-      for (int64_t r = 0; r < Bt; ++r) {
-        const int64_t col = n * Bt + r;
-        put_column_bf16(xs + x_row(x_bm, T, B, t, b0 + r) * D, nullptr, D, &xcT[col], Nrp);
-        put_column_bf16(h_prev + r * H, rm ? rm + (b0 + r) * H : nullptr, H, &hcT[col], Nrp);
-        const float* dzr = dzt + r * G;
-        for (int64_t j = 0; j < G; ++j) db[j] += dzr[j];
-      }
+      // While the tile unit computes dz @ [U^T | W^T], the vector units buffer the rows of
+      // the weight update: dz packed (VNNI), x_t and h_{t-1} rm transposed, all bf16.
+      int64_t it = 0, staged = 0;
+      auto stage = [&](int64_t until) {
+        if (until <= staged) return;
+        pack_vnni_rows_bf16(&dzA[staged * Gp], until - staged, Np / 16, Gp, n * Bt + staged,
+                            Nrp, dzV.data());
+        for (int64_t r = staged; r < until; ++r) {
+          const int64_t col = n * Bt + r;
+          put_column_bf16(xs + x_row(x_bm, T, B, t, b0 + r) * D, nullptr, D, &xcT[col], Nrp);
+          put_column_bf16(h_prev + r * H, rm ? rm + (b0 + r) * H : nullptr, H, &hcT[col],
+                          Nrp);
+        }
+        staged = until;
+      };
+      amx_gemm<false>(dzA.data(), Gp, Mp, Gp, UW, NpHD, out.data(), NpHD,
+                      [&] { stage((++it * Bt / iters) & ~int64_t{1}); });  // row pairs
+      stage(Bt);
       if (++n == S || t == 0) {
         const int64_t rows_used = n * Bt;
         if (rows_used < Nrp) {  // a partial buffer: clear what earlier updates left behind
@@ -247,6 +281,7 @@ struct Bf16LstmBwd {
                          rm ? rm + (b0 + r) * H : nullptr, h_prev + r * H,
                          rm ? &acc[r * H] : nullptr);
     }
+    });
     std::memcpy(dh0 + b0 * H, dh.data(), Bt * H * sizeof(float));
     std::memcpy(dc0 + b0 * H, dc.data(), Bt * H * sizeof(float));
     if (drm) std::memcpy(drm + b0 * H, acc.data(), Bt * H * sizeof(float));
