@@ -134,7 +134,7 @@ inline void put_column_bf16(const float* src, const float* m, int64_t n, BF16* c
 inline void pack_vnni_transposed(const float* src, int64_t N, int64_t K, int64_t ld,
                                  int64_t Kp, BF16* packed) {
   const int64_t KB = Kp / kTileK;
-  std::vector<BF16> row(K);
+  AlignedVector<BF16> row(K);
   for (int64_t n = 0; n < N; ++n) {
     to_bf16(src + n * ld, row.data(), K);
     const int64_t j = n / 16, c = n % 16;

@@ -57,8 +57,8 @@ struct Bf16LstmFwd {
   void rows(int64_t b0, int64_t b1) const {
     TileScope tiles;
     const int64_t Bt = b1 - b0, Mp = round_up(Bt, kTileRows), G = 4 * H;
-    std::vector<BF16> xh(Mp * Kp, 0);  // [x_t | h rm] rows in bf16, zero padded
-    std::vector<float> z(Mp * Np), h(Bt * H), c(Bt * H), hm(H);
+    AlignedVector<BF16> xh(Mp * Kp, 0);  // [x_t | h rm] rows in bf16, zero padded
+    Floats z(Mp * Np), h(Bt * H), c(Bt * H), hm(H);
     for (int64_t r = 0; r < Bt; ++r) {
       std::memcpy(&h[r * H], h0 + (b0 + r) * H, H * sizeof(float));
       std::memcpy(&c[r * H], c0 + (b0 + r) * H, H * sizeof(float));
@@ -115,10 +115,10 @@ ffi::Error Bf16LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mas
     return ffi::Error::InvalidArgument("rnnkit_lstm_bf16_forward: W / U shapes do not match xs");
   k.Kp = round_up(k.D + k.H, kTileK);
   k.Np = round_up(G, kPanel);
-  std::vector<BF16> packed(vnni_size(k.Kp, k.Np), 0);
+  AlignedVector<BF16> packed(vnni_size(k.Kp, k.Np), 0);
   pack_vnni_rows(W.typed_data(), k.D, G, G, 0, k.Kp, packed.data());
   pack_vnni_rows(U.typed_data(), k.H, G, G, k.D, k.Kp, packed.data());
-  std::vector<float> bias;
+  Floats bias;
   if (has(b)) {
     bias.assign(k.Np, 0.0f);
     std::memcpy(bias.data(), b.typed_data(), G * sizeof(float));
@@ -145,7 +145,7 @@ struct Bf16LstmBwd {
   int64_t Gp, NpHD, Np, Dp, Hp;
   float *dxs, *dh0, *dc0, *drm;
   // per block: dW (Dp, Np), dU (Hp, Np), db (Np), summed after the loop
-  std::vector<std::vector<float>>* partial;
+  std::vector<Floats>* partial;
 
   void rows(int64_t b0, int64_t b1, int64_t block) const {
     TileScope tiles;
@@ -154,12 +154,12 @@ struct Bf16LstmBwd {
     // h_{t-1} rm transposed in bf16 (A operands, columns = rows of the buffer), dz packed
     const int64_t S = std::min(T, std::max<int64_t>(1, (kUpdateRows + Bt - 1) / Bt));
     const int64_t Nrp = round_up(S * Bt, kTileK);
-    std::vector<float> dh(Bt * H), dc(Bt * H), out(Mp * NpHD), dz(S * Bt * G),
+    Floats dh(Bt * H), dc(Bt * H), out(Mp * NpHD), dz(S * Bt * G),
         acc(drm ? Bt * H : 0, 0.0f);
-    std::vector<BF16> dzA(Mp * Gp, 0), xcT(Dp * Nrp, 0), hcT(Hp * Nrp, 0),
+    AlignedVector<BF16> dzA(Mp * Gp, 0), xcT(Dp * Nrp, 0), hcT(Hp * Nrp, 0),
         dzV(vnni_size(Nrp, Np), 0);
     int64_t n = 0;
-    std::vector<float>& part = (*partial)[block];
+    Floats& part = (*partial)[block];
     part.assign((Dp + Hp + 1) * Np, 0.0f);
     float *dW = part.data(), *dU = dW + Dp * Np, *db = dU + Hp * Np;
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
@@ -242,10 +242,10 @@ ffi::Error Bf16LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32
   k.Np = round_up(G, kPanel);
   k.Dp = round_up(D, kTileRows);
   k.Hp = round_up(H, kTileRows);
-  std::vector<float> stacked((H + D) * G);
+  Floats stacked((H + D) * G);
   std::memcpy(stacked.data(), U.typed_data(), H * G * sizeof(float));
   std::memcpy(stacked.data() + H * G, W.typed_data(), D * G * sizeof(float));
-  std::vector<BF16> packed(vnni_size(k.Gp, k.NpHD), 0);
+  AlignedVector<BF16> packed(vnni_size(k.Gp, k.NpHD), 0);
   pack_vnni_transposed(stacked.data(), H + D, G, G, k.Gp, packed.data());
   k.UW = packed.data();
   k.xs = xs.typed_data();
@@ -260,7 +260,7 @@ ffi::Error Bf16LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32
   if (k.rm && !k.drm)
     return ffi::Error::InvalidArgument("rnnkit_lstm_bf16_backward: rm needs a drm output");
   const int64_t blocks = row_block_count(k.B, threads);
-  std::vector<std::vector<float>> partial(blocks);
+  std::vector<Floats> partial(blocks);
   k.partial = &partial;
   for_row_blocks_indexed(k.B, blocks,
                          [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });
