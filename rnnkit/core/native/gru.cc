@@ -70,7 +70,7 @@ struct GruFwd {
   void rows(int64_t b0, int64_t b1) const {
     const int64_t Bt = b1 - b0, K = D + H, G = reset_after ? 4 * H : 3 * H;
     const int64_t oxh = Nzr, ouh = Nzr + Nh;
-    std::vector<float> xh(Bt * K), c(Bt * ldc), h(Bt * H), rh(reset_after ? 0 : Bt * H);
+    Floats xh(Bt * K), c(Bt * ldc), h(Bt * H), rh(reset_after ? 0 : Bt * H);
     for (int64_t r = 0; r < Bt; ++r) {
       const float* src = h0 + (b0 + r) * H;
       std::memcpy(&h[r * H], src, H * sizeof(float));
@@ -166,13 +166,13 @@ ffi::Error GruForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask, F32 rm, F3
   k.Nzr = round_up(2 * H, kPanel), k.Nh = round_up(H, kPanel);
   k.ldc = k.Nzr + (k.reset_after ? 2 : 1) * k.Nh;
   const float *w = W.typed_data(), *u = U.typed_data();
-  std::vector<float> pzr((D + H) * k.Nzr), pxh(D * k.Nh), puh(H * k.Nh);
+  Floats pzr((D + H) * k.Nzr), pxh(D * k.Nh), puh(H * k.Nh);
   pack_rows(w, D, 2 * H, D + H, 0, pzr.data(), G3);
   pack_rows(u, H, 2 * H, D + H, D, pzr.data(), G3);
   pack_rows(w + 2 * H, D, H, D, 0, pxh.data(), G3);
   pack_rows(u + 2 * H, H, H, H, 0, puh.data(), G3);
   k.Pzr = pzr.data(), k.Pxh = pxh.data(), k.Puh = puh.data();
-  std::vector<float> bias;
+  Floats bias;
   k.bzr = k.bxh = k.buh = nullptr;
   if (nb) {
     // [b_zr (Nzr) | b_xh (Nh) | b_uh (Nh)], each zero-padded
@@ -206,7 +206,7 @@ struct GruBwd {
 
   void rows(int64_t b0, int64_t b1) const {
     const int64_t Bt = b1 - b0, G = reset_after ? 4 * H : 3 * H, H2 = 2 * H;
-    std::vector<float> dh(Bt * H), X(Bt * Nh), acc(drm ? Bt * H : 0, 0.0f);
+    Floats dh(Bt * H), X(Bt * Nh), acc(drm ? Bt * H : 0, 0.0f);
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t row0 = t * B + b0;
@@ -284,7 +284,7 @@ ffi::Error GruBackward(F32 U, F32 gates, F32 hs, F32 h0, Mask mask, F32 rm, F32 
         "rnnkit_gru_backward: gates / U / hs / gradient output shapes differ");
   k.Nh = round_up(H, kPanel);
   const float* u = U.typed_data();
-  std::vector<float> pht(H * k.Nh), pzrt(2 * H * k.Nh);
+  Floats pht(H * k.Nh), pzrt(2 * H * k.Nh);
   pack_transposed(u + 2 * H, H, H, pht.data(), G3);
   pack_transposed(u, H, 2 * H, pzrt.data(), G3);
   k.Uht = pht.data(), k.Uzrt = pzrt.data();

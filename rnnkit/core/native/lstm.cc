@@ -24,7 +24,7 @@ struct LstmFwd {
 
   void rows(int64_t b0, int64_t b1) const {
     const int64_t Bt = b1 - b0, K = D + H, G = 4 * H;
-    std::vector<float> xh(Bt * K), z(Bt * Np), h(Bt * H), c(Bt * H);
+    Floats xh(Bt * K), z(Bt * Np), h(Bt * H), c(Bt * H);
     for (int64_t r = 0; r < Bt; ++r) {
       std::memcpy(&h[r * H], h0 + (b0 + r) * H, H * sizeof(float));
       std::memcpy(&c[r * H], c0 + (b0 + r) * H, H * sizeof(float));
@@ -78,7 +78,7 @@ ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F
       U.element_count() != static_cast<size_t>(k.H * G))
     return ffi::Error::InvalidArgument("rnnkit_lstm_forward: W / U shapes do not match xs");
   k.Np = round_up(G, kPanel);
-  std::vector<float> packed((k.D + k.H) * k.Np), bias;
+  Floats packed((k.D + k.H) * k.Np), bias;
   pack_rows(W.typed_data(), k.D, G, k.D + k.H, 0, packed.data());
   pack_rows(U.typed_data(), k.H, G, k.D + k.H, k.D, packed.data());
   if (has(b)) {
@@ -107,17 +107,17 @@ struct LstmBwd {
   int64_t NpHD, Np;
   float *dxs, *dh0, *dc0, *drm;  // drm may be nullptr
   // per block: its share of dW (D, Np), dU (H, Np) and db (Np), summed after the loop
-  std::vector<std::vector<float>>* partial;
+  std::vector<Floats>* partial;
 
   void rows(int64_t b0, int64_t b1, int64_t block) const {
     const int64_t Bt = b1 - b0, G = 4 * H;
     // dW and dU are updated every S steps from the S * Bt rows buffered since the last
     // update (dz, x and h_{t-1} rm of those steps in dz / xc / hc; dzp: dz packed)
     const int64_t S = std::min(T, std::max<int64_t>(1, (kUpdateRows + Bt - 1) / Bt)), N = S * Bt;
-    std::vector<float> dh(Bt * H), dc(Bt * H), out(Bt * NpHD), dz(N * G), dzp(N * Np),
+    Floats dh(Bt * H), dc(Bt * H), out(Bt * NpHD), dz(N * G), dzp(N * Np),
         xc(N * D), hc(N * H), acc(drm ? Bt * H : 0, 0.0f);
     int64_t n = 0;  // steps buffered
-    std::vector<float>& part = (*partial)[block];
+    Floats& part = (*partial)[block];
     part.assign((D + H + 1) * Np, 0.0f);
     float *dW = part.data(), *dU = dW + D * Np, *db = dU + H * Np;
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
@@ -191,7 +191,7 @@ ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs,
   k.act = act, k.ract = ract;
   k.NpHD = round_up(k.H + k.D, kPanel);
   k.Np = round_up(G, kPanel);
-  std::vector<float> stacked((k.H + k.D) * G), packed(G * k.NpHD);
+  Floats stacked((k.H + k.D) * G), packed(G * k.NpHD);
   std::memcpy(stacked.data(), U.typed_data(), k.H * G * sizeof(float));
   std::memcpy(stacked.data() + k.H * G, W.typed_data(), k.D * G * sizeof(float));
   pack_transposed(stacked.data(), k.H + k.D, G, packed.data());
@@ -208,7 +208,7 @@ ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs,
   if (k.rm && !k.drm)
     return ffi::Error::InvalidArgument("rnnkit_lstm_backward: rm needs a drm output");
   const int64_t blocks = row_block_count(k.B, threads);
-  std::vector<std::vector<float>> partial(blocks);
+  std::vector<Floats> partial(blocks);
   k.partial = &partial;
   for_row_blocks_indexed(k.B, blocks,
                          [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });

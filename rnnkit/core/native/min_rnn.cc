@@ -83,7 +83,7 @@ inline void advance(const float* pr, int64_t stride, int64_t n, const float* h_i
 // contiguous run of panels. The bias is padded the same way.
 struct PackedGates {
   int64_t D, U, Up;
-  std::vector<float> w, b;
+  Floats w, b;
   PackedGates(const float* W, const float* bias, int64_t D_, int64_t U_, int G)
       : D(D_), U(U_), Up(round_up(U_, kPanel)), w(G * Up * D_), b(G * Up, 0.0f) {
     for (int g = 0; g < G; ++g) {
@@ -123,7 +123,7 @@ ffi::Error Forward(F32 x, F32 W, F32 b, F32 h0, Mask mask, F32Out hs, F32Out hT,
   float* hTp = hT->typed_data();
   Items(B, U).run([&](int64_t bi, int64_t u0, int64_t u1, int64_t) {
     const int64_t n = u1 - u0, wp = round_up(n, kPanel), ld = G * wp;
-    std::vector<float> h(h0p + bi * U + u0, h0p + bi * U + u1), tile(kSteps * ld);
+    Floats h(h0p + bi * U + u0, h0p + bi * U + u1), tile(kSteps * ld);
     for (int64_t t0 = 0; t0 < T; t0 += kSteps) {
       const int64_t rows = std::min(kSteps, T - t0), row0 = bi * T + t0;
       if (hcp) std::memcpy(hcp + (bi * NB + t0 / kSteps) * U + u0, h.data(), n * sizeof(float));
@@ -181,10 +181,10 @@ struct ReverseArgs {
 
 template <int G, typename OnStep, typename OnMasked, typename OnBlock>
 inline void reverse_item(const ReverseArgs& r, int64_t b, int64_t u0, int64_t n,
-                         std::vector<float>& g, OnStep on_step, OnMasked on_masked,
+                         Floats& g, OnStep on_step, OnMasked on_masked,
                          OnBlock on_block) {
   const int64_t NB = (r.T + kSteps - 1) / kSteps, GU = G * r.U;
-  std::vector<float> hb(kSteps * n);  // hb[k]: the state after step t0 + k
+  Floats hb(kSteps * n);  // hb[k]: the state after step t0 + k
   for (int64_t blk = NB - 1; blk >= 0; --blk) {
     const int64_t t0 = blk * kSteps, rows = std::min(kSteps, r.T - t0), row0 = b * r.T + t0;
     const float* start = r.hc + (b * NB + blk) * r.U + u0;
@@ -263,18 +263,17 @@ ffi::Error Backward(F32 x, F32 P, F32 hc, Mask mask, F32 d_hs, F32 d_hT, F32Out 
   const float* xp = x.typed_data();
   const Items items(B, U);
   // per thread: its dW share (D, G*Up), then its db share as row D
-  std::vector<std::vector<float>> share(items.threads(),
-                                        std::vector<float>((D + 1) * GUp, 0.0f));
+  std::vector<Floats> share(items.threads(), Floats((D + 1) * GUp, 0.0f));
   items.run([&](int64_t b, int64_t u0, int64_t u1, int64_t th) {
     const int64_t n = u1 - u0, wp = round_up(n, kPanel), panels = wp / kPanel;
     float* dw = share[th].data();
     float* dbs = dw + D * GUp;
     // the block's dz: gate k, panel q, step t0 + i at ((k * panels + q) * kSteps + i) * 32
-    std::vector<float> dzp(G * panels * kSteps * kPanel, 0.0f);
+    Floats dzp(G * panels * kSteps * kPanel, 0.0f);
     auto slot = [&](int64_t t, int k, int64_t j) {
       return &dzp[((k * panels + j / kPanel) * kSteps + t % kSteps) * kPanel + j % kPanel];
     };
-    std::vector<float> g(d_hT.typed_data() + b * U + u0, d_hT.typed_data() + b * U + u1);
+    Floats g(d_hT.typed_data() + b * U + u0, d_hT.typed_data() + b * U + u1);
     reverse_item<G>(
         r, b, u0, n, g,
         [&](int64_t t, int64_t j, const __m512* dz) {
@@ -322,7 +321,7 @@ ffi::Error GateGrads(F32 P, F32 hc, Mask mask, F32 d_hs, F32 d_hT, F32Out dP) {
   float* dp = dP->typed_data();
   Items(B, U).run([&](int64_t b, int64_t u0, int64_t u1, int64_t) {
     const int64_t n = u1 - u0;
-    std::vector<float> g(d_hT.typed_data() + b * U + u0, d_hT.typed_data() + b * U + u1);
+    Floats g(d_hT.typed_data() + b * U + u0, d_hT.typed_data() + b * U + u1);
     reverse_item<G>(
         r, b, u0, n, g,
         [&](int64_t t, int64_t j, const __m512* dz) {
