@@ -119,7 +119,7 @@ def backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
     return dp, dxs, (dh0,), drm
 
 
-# --- native loops (rnnkit/core/native/simple_rnn.cc) --------------------------------------
+# --- native loops (rnnkit/core/native/simple_rnn.cc; simple_rnn_bf16.cc for bf16) --------
 
 SOURCE = "simple_rnn.cc"
 
@@ -127,8 +127,9 @@ SOURCE = "simple_rnn.cc"
 def _native_run(cfg, p, xs, h0, mask, rm, *, hs: bool):
     T, B, _ = xs.shape
     H = h0.shape[-1]
-    return ffi.call(SOURCE, "rnnkit_simple_rnn_forward", [(T, B, H) if hs else (0,), (B, H)],
-                    xs, p.kernel, p.recurrent_kernel, ffi.opt(p.bias), h0,
+    source, prefix = ffi.native_source(cfg, SOURCE)
+    return ffi.call(source, prefix + "_forward", [(T, B, H) if hs else (0,), (B, H)],
+                    ffi.f32(xs), p.kernel, p.recurrent_kernel, ffi.opt(p.bias), h0,
                     ffi.opt(mask, jnp.bool_), ffi.opt(rm),
                     **ffi.act_attrs(cfg, recurrent=False))
 
@@ -150,14 +151,15 @@ def native_backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
     H = h0.shape[-1]
     track_rm = rm is not None
     has_bias = p.bias is not None
+    source, prefix = ffi.native_source(cfg, SOURCE)
     dxs, dW, dU, db, dh0, drm = ffi.call(
-        SOURCE, "rnnkit_simple_rnn_backward",
+        source, prefix + "_backward",
         [(T, B, D), (D, H), (H, H), (H,) if has_bias else (0,), (B, H),
          (B, H) if track_rm else (0,)],
-        xs, p.kernel, p.recurrent_kernel, Hs, h0, ffi.opt(mask, jnp.bool_), ffi.opt(rm),
+        ffi.f32(xs), p.kernel, p.recurrent_kernel, Hs, h0, ffi.opt(mask, jnp.bool_), ffi.opt(rm),
         ffi.opt(d_hs), d_hT, **ffi.act_attrs(cfg, recurrent=False))
     dp = type(p)(dW, dU, db if has_bias else None)
-    return dp, dxs, (dh0,), (drm if track_rm else None)
+    return dp, dxs.astype(xs.dtype), (dh0,), (drm if track_rm else None)
 
 
 KERNEL = CellKernel(
@@ -174,5 +176,6 @@ KERNEL = CellKernel(
     weight_shapes=dense_weight_shapes(1),
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),
+    native_bf16_source="simple_rnn_bf16.cc",
     concat=True,
 )
