@@ -16,6 +16,7 @@
 // rnnkit_min{gru,lstm}_gate_grads: P, hc, mask, d_hs, d_hT -> dP (B, T, G*U), for
 //   dx = dP W^T in XLA (XLA drops both when nothing needs dx).
 // Work is split over (batch row, block of units) items, one contiguous range per thread.
+#include <atomic>
 #include <string>
 
 #include "rnn_common.h"
@@ -26,8 +27,8 @@ namespace {
 constexpr int64_t kSteps = 96;  // steps per block: 8 GEMM row blocks of 12
 
 // Work items: (batch row, block of units); the unit blocks are whole GEMM panels (32
-// columns) and exist only to give every core work when B < cores. One contiguous range of
-// items per thread.
+// columns) and exist only to give every core work when B < cores. Threads take the next
+// item as they finish one, so a thread slowed by other processes holds up no other.
 struct Items {
   int64_t B, U, blocks, width;
   Items(int64_t B_, int64_t U_) : B(B_), U(U_) {
@@ -40,8 +41,9 @@ struct Items {
   int64_t threads() const { return std::min<int64_t>(usable_cpus(), count()); }
   template <typename Fn>
   void run(Fn fn) const {  // fn(b, u0, u1, thread)
-    for_row_blocks_indexed(count(), threads(), [&](int64_t i0, int64_t i1, int64_t th) {
-      for (int64_t i = i0; i < i1; ++i) {
+    std::atomic<int64_t> next{0};
+    for_row_blocks_indexed(threads(), threads(), [&](int64_t, int64_t, int64_t th) {
+      for (int64_t i = next++; i < count(); i = next++) {
         const int64_t b = i / blocks, u0 = (i % blocks) * width;
         fn(b, u0, std::min(U, u0 + width), th);
       }
