@@ -155,14 +155,14 @@ class _Builder:
             outer = layer
         else:
             dirs = [layer]
-            direction, merge = ("reverse" if layer.go_backwards else "forward"), None
+            direction, merge = "forward", None
             outer = layer
+            if layer.go_backwards:  # Keras: reverse the steps (and mask), then run forward
+                x = self.reverse_time(x)
+                mask = None if mask is None else self.reverse_time(mask)
         first = dirs[0]
         if not isinstance(first, RNN) or getattr(first, "stateful", False):
             raise ValueError(f"Cannot export {where}: stateful layers have no ONNX form.")
-        if initial_state is not None:
-            raise ValueError(f"Cannot export {where}: initial_state from other tensors is "
-                             "not exported (ONNX takes it, but this exporter does not yet).")
         cell = first.cell
         layout = layout_of(cell)
         if getattr(cell, "dropout", 0) or getattr(cell, "recurrent_dropout", 0):
@@ -210,9 +210,6 @@ class _Builder:
                 f"Cannot export {where}: with a mask and return_sequences=True, Keras repeats "
                 "the last output at padded steps, while ONNX's operator outputs zeros there. "
                 "Use zero_output_for_mask=True, or return_sequences=False.")
-        if first.go_backwards and seq_sequences and direction == "reverse":
-            raise ValueError(f"Cannot export {where}: go_backwards=True with "
-                             "return_sequences=True (reversed outputs) is not exported.")
         seq_lens, order = "", None
         if mask is not None:
             x, order = self.compact(x, mask)
@@ -223,6 +220,8 @@ class _Builder:
                   self.const(np.stack(Rs).astype(np.float32), "R"),
                   self.const(np.stack(Bs).astype(np.float32), "B"), seq_lens]
         n_out = 3 if layout.onnx_op == "LSTM" else 2
+        if initial_state is not None:
+            inputs += self.initial_states(initial_state, len(dirs), n_out - 1, H, where)
         outs = self.op(layout.onnx_op, inputs, n_out=n_out, hint=layer.name, **attrs)
         y, y_h = outs[0], outs[1]
         y_c = outs[2] if n_out == 3 else None
@@ -250,6 +249,32 @@ class _Builder:
                     result.append(self.op("Squeeze", [part, self.const(np.asarray([0]))]))
         out_mask = mask if seq_sequences else None
         return result, out_mask
+
+    def reverse_time(self, x):
+        """`x` (B, T, ...) with its time axis reversed (dynamic T)."""
+        return self.op("Slice", [x, self.const(np.asarray([-1])),
+                                 self.const(np.asarray([np.iinfo(np.int64).min])),
+                                 self.const(np.asarray([1])), self.const(np.asarray([-1]))])
+
+    def initial_states(self, initial_state, n_dirs, n_states, units, where):
+        """The operator's `initial_h` (and `initial_c`), each (n_dirs, B, H), from a
+        layer's `initial_state` list: Keras order, each direction's states in turn
+        (forward h[, c], then backward h[, c])."""
+        from rnnkit import symbolic
+
+        given = list(symbolic.tree_leaves(initial_state))
+        if len(given) != n_dirs * n_states or not all(symbolic.is_symbolic(t) for t in given):
+            raise ValueError(
+                f"Cannot export {where}: expected initial_state to be {n_dirs * n_states} "
+                f"model tensor(s) of shape (batch, {units}), received {len(given)} "
+                f"item(s). Pass the states as outputs of other layers or model inputs.")
+        vals = [self.values[id(t)][0] for t in given]
+        out = []
+        for k in range(n_states):
+            per_dir = [self.op("Unsqueeze", [vals[d * n_states + k], self.const(
+                np.asarray([0]))]) for d in range(n_dirs)]
+            out.append(per_dir[0] if n_dirs == 1 else self.op("Concat", per_dir, axis=0))
+        return out
 
     def compact(self, x, mask):
         """`x` (B, T, D) with each row's unmasked steps moved to the front in time order,

@@ -88,10 +88,9 @@ class Bidirectional(Layer):
         if initial_state is not None:
             states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [
                 initial_state]
-            if len(states) % 2:
-                raise ValueError(
-                    f"Bidirectional layer '{self.name}' expects an even number of initial "
-                    f"states (forward states, then backward states). Received {len(states)}.")
+            # Keras' split: the first half (rounded down) goes forward, the rest backward,
+            # so a GRU forward and an LSTM backward layer take [h_fw, h_bw, c_bw]; each
+            # layer then checks the count it gets.
             half = len(states) // 2
             fw_state, bw_state = states[:half], states[half:]
         both = None if mask is not None else self._fused_call(sequences, fw_state, bw_state,

@@ -194,7 +194,7 @@ class ConvLSTM(RNN):
             recurrent_masks=rec_masks, mask=mask, reverse=self.go_backwards,
             zero_output_for_mask=self.zero_output_for_mask,
             return_sequences=self.return_sequences, unroll=self.unroll,
-            hoist_input=config.fast_paths_enabled())
+            fused=config.fast_paths_enabled())
         final = [cell.from_channels_last(s) for s in final]
         if self.stateful:
             for var, value in zip(self._state_vars, final):

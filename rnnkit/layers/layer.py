@@ -323,7 +323,7 @@ class Layer:
                 raise explained from err
         if self.activity_regularizer is not None:
             for out in jax.tree_util.tree_leaves(outputs):
-                self.add_loss(self.activity_regularizer(out))
+                self.add_loss(_activity_loss(self.activity_regularizer, out))
         return outputs
 
     def _pure_call(self, method, static, values, arrays):
@@ -477,3 +477,13 @@ class Layer:
 
 # the names other modules imported from here before the call machinery moved to tracing.py
 _Tracing, _Spec = Tracing, Spec
+
+
+def _activity_loss(regularizer, out):
+    """Keras' activity loss: the regularizer over one output, divided by its batch size
+    (0 for an empty batch; scalars are not divided)."""
+    loss = regularizer(out)
+    if jnp.ndim(out) == 0:
+        return loss
+    batch = jnp.shape(out)[0]
+    return loss / batch if batch else jnp.zeros_like(loss)

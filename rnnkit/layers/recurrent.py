@@ -54,6 +54,12 @@ class SimpleRNN(_CellLayer):
 
     _cell_class = SimpleRNNCell
 
+    def __init__(self, units, activity_regularizer=None, **kwargs):
+        # Keras 3 SimpleRNN accepts `activity_regularizer` but never hands it on: it adds
+        # no loss and its config says None. Same here, so the numbers match.
+        del activity_regularizer
+        super().__init__(units, **kwargs)
+
 
 class LSTM(_CellLayer):
     """Long Short-Term Memory layer (Hochreiter 1997), Keras gate order i, f, c, o.

@@ -153,3 +153,38 @@ def test_keras_files_export_to_onnx(name, tmp_path):
     got = _run(model, tmp_path / "m.onnx", xs)
     for g, spec in zip(got, case["outputs"]):
         np.testing.assert_allclose(g, arrays[spec["key"]], rtol=0, atol=OUT_ATOL)
+
+
+@pytest.mark.parametrize("rnn", [
+    lambda: L.LSTM(4, go_backwards=True, return_sequences=True),
+    lambda: L.GRU(4, go_backwards=True, return_sequences=True, zero_output_for_mask=True),
+    lambda: L.SimpleRNN(4, go_backwards=True, return_sequences=True, return_state=True),
+])
+def test_go_backwards_sequences_keep_keras_order(rnn, tmp_path):
+    """Keras returns a go_backwards sequence in processing order (last step first)."""
+    model = _seq(rnn())
+    _check(model, tmp_path, _x(3, 7, 3))
+
+
+def test_go_backwards_sequences_with_a_mask(tmp_path):
+    inp = rnnkit.Input(shape=(None,), dtype="int32")
+    x = L.Embedding(12, 4, mask_zero=True)(inp)
+    x = L.GRU(5, go_backwards=True, return_sequences=True, zero_output_for_mask=True)(x)
+    model = rnnkit.Model(inp, L.TimeDistributed(L.Dense(2))(x))
+    ids = np.array([[1, 2, 3, 0, 0, 0], [4, 5, 6, 7, 8, 9], [0, 0, 0, 5, 6, 7],
+                    [3, 0, 4, 0, 0, 8]], np.int32)
+    _check(model, tmp_path, ids)
+
+
+def test_initial_state_from_model_tensors(tmp_path):
+    a = rnnkit.Input(shape=(None, 3))
+    s = rnnkit.Input(shape=(5,))
+    h0, c0 = L.Dense(4, activation="tanh")(s), L.Dense(4)(s)
+    y = L.LSTM(4, return_sequences=True)(a, initial_state=[h0, c0])
+    g = L.GRU(4)(a, initial_state=L.Dense(4)(s))
+    b = L.Bidirectional(L.SimpleRNN(4, return_state=True))(
+        a, initial_state=[L.Dense(4)(s), L.Dense(4)(s)])
+    model = rnnkit.Model([a, s], [y, g] + list(b))
+    proto = _check(model, tmp_path, _x(3, 6, 3), RNG.normal(size=(3, 5)).astype(np.float32))
+    lstm = [n for n in proto.graph.node if n.op_type == "LSTM"][0]
+    assert len(lstm.input) >= 7 and lstm.input[5] and lstm.input[6]  # initial_h, initial_c

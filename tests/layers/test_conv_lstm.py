@@ -124,8 +124,9 @@ def test_dropout_uses_keras_per_gate_masks_constant_over_time():
 @pytest.mark.parametrize("ksize,masked,dropout", [((3, 3), False, False),
                                                  ((2, 3), True, True)])
 def test_gradients_of_fast_path_equal_autodiff_of_the_step_loop(ksize, masked, dropout):
-    """The hoisted recurrence's own VJP against JAX's gradient of the per-step loop, with
-    even kernels (asymmetric "same" padding), masks, reverse order and recurrent dropout."""
+    """The fused sequence's own VJP (hoisted input convolution, `_recurrence_bwd`) against
+    JAX's gradient of the per-step loop, for weights, states and inputs, with even kernels
+    (asymmetric "same" padding), masks, reverse order and input/recurrent dropout."""
     x = jnp.asarray(_rand(2, 4, 5, 4, 2))
     kc = ksize + (2, 8)
     params = K.ConvLSTMParams(jnp.asarray(_rand(*kc, scale=0.3)),
@@ -134,17 +135,19 @@ def test_gradients_of_fast_path_equal_autodiff_of_the_step_loop(ksize, masked, d
     geo = K.ConvGeometry((1, 1), (1, 1), "same")
     s0 = K.ConvLSTMState(jnp.asarray(_rand(2, 5, 4, 2)), jnp.asarray(_rand(2, 5, 4, 2)))
     mask = jnp.asarray([[1, 0, 1, 1], [0, 0, 1, 0]], bool) if masked else None
-    rm = jnp.asarray((RNG.random((4, 2, 5, 4, 2)) > 0.3) / 0.7, jnp.float32) if dropout \
-        else None
+    rm, im = (jnp.asarray((RNG.random((4, 2, 5, 4, 2)) > 0.3) / 0.7, jnp.float32)
+              for _ in range(2)) if dropout else (None, None)
 
-    def loss(p, s, hoist):
+    def loss(p, s, xs, fused):
         last, seq, final = K.conv_lstm_sequence(
-            p, s, x, geometry=geo, return_sequences=True, hoist_input=hoist, mask=mask,
-            reverse=masked, recurrent_masks=rm)
+            p, s, xs, geometry=geo, return_sequences=True, fused=fused, mask=mask,
+            reverse=masked, recurrent_masks=rm, input_masks=im)
         return jnp.sum(seq ** 2) + jnp.sum(last * final.c) + jnp.sum(final.h)
 
-    g1 = jax.grad(loss, argnums=(0, 1))(params, s0, True)
-    g2 = jax.grad(loss, argnums=(0, 1))(params, s0, False)
+    np.testing.assert_allclose(loss(params, s0, x, True), loss(params, s0, x, False),
+                               rtol=1e-5)
+    g1 = jax.grad(loss, argnums=(0, 1, 2))(params, s0, x, True)
+    g2 = jax.grad(loss, argnums=(0, 1, 2))(params, s0, x, False)
     for a, b in zip(jax.tree_util.tree_leaves(g1), jax.tree_util.tree_leaves(g2)):
         np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-5)
 

@@ -9,9 +9,10 @@ as Keras stores them. With `*` for convolution:
     c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ act(g)
     h_t = σ(o) ⊙ act(c_t)               the output is h_t
 
-The input convolution does not depend on the state, so `conv_lstm_sequence` computes it
-for all time steps as ONE convolution over B*T frames before the loop; only the recurrent
-convolution runs per step (one convolution for the four gates).
+Each convolution covers the four gates at once. To run, `conv_lstm_sequence` convolves
+each frame inside its step (measured faster); to differentiate, the input convolution,
+which does not depend on the state, is ONE convolution over B*T frames before the loop, and
+its gradient one convolution VJP after the backward loop.
 """
 
 from __future__ import annotations
@@ -175,19 +176,18 @@ def conv_lstm_sequence(params: ConvLSTMParams, state: ConvLSTMState, xs: Array, 
                        recurrent_activation: Callable = jax.nn.sigmoid, input_masks=None,
                        recurrent_masks=None, mask=None, reverse: bool = False,
                        zero_output_for_mask: bool = False, return_sequences: bool = False,
-                       unroll=1, hoist_input: bool = True):
+                       unroll=1, fused: bool = True):
     """The recurrence over xs (B, T, *S, C); same values as `conv_lstm_step` in a loop.
 
-    With `hoist_input` the input convolution of all T steps is one convolution over B*T
-    frames before the loop (it does not depend on the state); otherwise each step
-    convolves its own frame. `mask` (B, T), True = use this step; masked steps keep the
+    `fused` runs `_sequence` (its own VJP, see below); otherwise `conv_lstm_step` runs
+    under `scan_rnn` and JAX differentiates the loop (the reference). `mask` (B, T), True = use this step; masked steps keep the
     state and repeat the previous output (zeros with `zero_output_for_mask`). `reverse`
     reads the sequence from the end; outputs come in processing order (Keras
     `go_backwards`).
 
     Returns `(last (B, *S', F), outputs (B, T, *S', F) or None, ConvLSTMState)`.
     """
-    if not hoist_input:
+    if not fused:
         def step(st, x_t):
             return conv_lstm_step(params, st, x_t, geometry=geometry, activation=activation,
                                   recurrent_activation=recurrent_activation,
@@ -196,21 +196,15 @@ def conv_lstm_sequence(params: ConvLSTMParams, state: ConvLSTMState, xs: Array, 
         return scan_rnn(step, state, xs, mask=mask, reverse=reverse, unroll=unroll,
                         zero_output_for_mask=zero_output_for_mask,
                         return_sequences=return_sequences)
-    batch, steps = xs.shape[:2]
-    xm, gx = _per_gate(xs, input_masks)
-    frames = xm.reshape((batch * steps,) + xm.shape[2:])
-    xw = input_conv(frames, params.kernel, geometry, gx)
-    if params.bias is not None:
-        xw = xw + _bias_shape(params.bias, xw.ndim)
-    xw = jnp.swapaxes(xw.reshape((batch, steps) + xw.shape[1:]), 0, 1)  # (T, B, *S', 4F)
+    xs_t = jnp.swapaxes(xs, 0, 1)  # (T, B, *S, C): the small input, not the 4F-wide xw
     keep = None if mask is None else jnp.swapaxes(jnp.asarray(mask, bool), 0, 1)
     if reverse:
-        xw = jnp.flip(xw, 0)
+        xs_t = jnp.flip(xs_t, 0)
         keep = None if keep is None else jnp.flip(keep, 0)
-    keep_f = None if keep is None else keep.astype(xw.dtype)
-    hs, c_last = _recurrence((activation, recurrent_activation, resolve_unroll(unroll, steps)),
-                             params.recurrent_kernel, xw, state.h, state.c, keep_f,
-                             recurrent_masks)
+    keep_f = None if keep is None else keep.astype(xs_t.dtype)
+    static = (activation, recurrent_activation, resolve_unroll(unroll, xs.shape[1]), geometry)
+    hs, c_last = _sequence(static, params, xs_t, state.h, state.c, keep_f, input_masks,
+                           recurrent_masks)
     ys = hs
     if keep is not None:  # a masked step repeats the last output (zeros before the first)
         shown = keep if zero_output_for_mask else jnp.cumsum(keep, axis=0) > 0
@@ -219,7 +213,7 @@ def conv_lstm_sequence(params: ConvLSTMParams, state: ConvLSTMState, xs: Array, 
     return ys[-1], seq, ConvLSTMState(hs[-1], c_last)
 
 
-# --- the recurrence with its own VJP ---------------------------------------------------------
+# --- the recurrence's own VJP ---------------------------------------------------------------
 # Differentiating a scan whose body convolves makes XLA:CPU run the convolution gradients
 # inside the reverse loop: measured 21 s of CPU for the gradient of 10 steps at B8 30x30x32
 # (F=32), against 0.14 s for the forward and 0.035 s for one step's gradient outside a loop.
@@ -287,15 +281,9 @@ def _run(static, U, xw, h0, c0, keep, rm, save):
     return c_last, out
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _recurrence(static, U, xw, h0, c0, keep, rm):
-    """xw (T, B, *S', 4F) in processing order; keep (T, B) 1.0/0.0 or None; rm (4, B, *S', F)
-    or None. Returns (h after every step (T, B, *S', F), final c)."""
-    c_last, hs = _run(static, U, xw, h0, c0, keep, rm, save=False)
-    return hs, c_last
-
-
 def _recurrence_fwd(static, U, xw, h0, c0, keep, rm):
+    """xw (T, B, *S', 4F) = W * x_t + b in processing order; keep (T, B) 1.0/0.0 or None;
+    rm (4, B, *S', F) or None. Returns ((h after every step, final c), residuals)."""
     c_last, (hs, cs, zs) = _run(static, U, xw, h0, c0, keep, rm, save=True)
     return (hs, c_last), (U, h0, c0, keep, rm, hs, cs, zs)
 
@@ -331,7 +319,68 @@ def _recurrence_bwd(static, res, cts):
     return dU, dzs, dh0, dc0, zero(keep), zero(rm)
 
 
-_recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
+
+# --- the whole sequence: per-step input convolution to run, hoisted one to differentiate ----
+# Inference: convolving each frame inside the step measured ~5x faster than one convolution
+# over all B*T frames before the loop (XLA:CPU reads the 4F-wide precomputed slice of every
+# step slowly inside the gate fusion, and the big convolution itself is slower than T small
+# ones; ConvLSTM2D(32, 3x3) at B8 T10 32x32x8, see benchmarks/PERF_NOTES.md). Training: the
+# forward pass hoists the input convolution, so its gradient (dW, db, dx) is one batched
+# convolution VJP after `_recurrence`'s backward loop.
+
+def _input_all(xs, W, b, im, geometry):
+    """xs (T, B, *S, C) -> W * x_t + b for every step, (T, B, *S', 4F), as one convolution."""
+    steps, batch = xs.shape[:2]
+    xm, groups = _per_gate(jnp.swapaxes(xs, 0, 1), im)  # masks are (4, B, ...): batch first
+    xm = jnp.swapaxes(xm, 0, 1)
+    xw = input_conv(xm.reshape((steps * batch,) + xm.shape[2:]), W, geometry, groups)
+    if b is not None:
+        xw = xw + _bias_shape(b, xw.ndim)
+    return xw.reshape((steps, batch) + xw.shape[1:])
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _sequence(static, params, xs, h0, c0, keep, im, rm):
+    """xs (T, B, *S, C) in processing order; keep (T, B) 1.0/0.0 or None; im / rm: dropout
+    masks (4, B, ...) or None. Returns (h after every step (T, B, *S', F), final c)."""
+    act, ract, unroll, geometry = static
+    W, U, b = params
+
+    def body(carry, inp):
+        h, c = carry
+        x_t, k_t = inp
+        xm, gx = _per_gate(x_t, im)
+        z = input_conv(xm, W, geometry, gx) + _rec(h, U, rm)
+        if b is not None:
+            z = z + _bias_shape(b, z.ndim)
+        st, _ = _gates(z, c, act, ract)
+        h_new = _keep(k_t, st.h, h)
+        return (h_new, _keep(k_t, st.c, c)), h_new
+
+    (_, c_last), hs = lax.scan(body, (h0, c0), (xs, keep), unroll=unroll)
+    return hs, c_last
+
+
+def _sequence_fwd(static, params, xs, h0, c0, keep, im, rm):
+    act, ract, unroll, geometry = static
+    xw = _input_all(xs, params.kernel, params.bias, im, geometry)
+    out, res = _recurrence_fwd((act, ract, unroll), params.recurrent_kernel, xw, h0, c0,
+                               keep, rm)
+    return out, (res, params, xs, im)
+
+
+def _sequence_bwd(static, res, cts):
+    act, ract, unroll, geometry = static
+    rec_res, params, xs, im = res
+    dU, dxw, dh0, dc0, dkeep, drm = _recurrence_bwd((act, ract, unroll), rec_res, cts)
+    _, pullback = jax.vjp(lambda x, W, b: _input_all(x, W, b, im, geometry), xs,
+                          params.kernel, params.bias)
+    dxs, dW, db = pullback(dxw)
+    zero = (lambda a: None if a is None else jnp.zeros_like(a))
+    return ConvLSTMParams(dW, dU, db), dxs, dh0, dc0, dkeep, zero(im), drm
+
+
+_sequence.defvjp(_sequence_fwd, _sequence_bwd)
 
 
 KERNEL = CellKernel(

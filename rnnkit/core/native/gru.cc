@@ -70,7 +70,7 @@ struct GruFwd {
   void rows(int64_t b0, int64_t b1) const {
     const int64_t Bt = b1 - b0, K = D + H, G = reset_after ? 4 * H : 3 * H;
     const int64_t oxh = Nzr, ouh = Nzr + Nh;
-    std::vector<float> xh(Bt * K), c(Bt * ldc), h(Bt * H), rh(reset_after ? 0 : Bt * H);
+    Floats xh(Bt * K), c(Bt * ldc), h(Bt * H), rh(reset_after ? 0 : Bt * H);
     for (int64_t r = 0; r < Bt; ++r) {
       const float* src = h0 + (b0 + r) * H;
       std::memcpy(&h[r * H], src, H * sizeof(float));
@@ -166,13 +166,13 @@ ffi::Error GruForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask, F32 rm, F3
   k.Nzr = round_up(2 * H, kPanel), k.Nh = round_up(H, kPanel);
   k.ldc = k.Nzr + (k.reset_after ? 2 : 1) * k.Nh;
   const float *w = W.typed_data(), *u = U.typed_data();
-  std::vector<float> pzr((D + H) * k.Nzr), pxh(D * k.Nh), puh(H * k.Nh);
+  Floats pzr((D + H) * k.Nzr), pxh(D * k.Nh), puh(H * k.Nh);
   pack_rows(w, D, 2 * H, D + H, 0, pzr.data(), G3);
   pack_rows(u, H, 2 * H, D + H, D, pzr.data(), G3);
   pack_rows(w + 2 * H, D, H, D, 0, pxh.data(), G3);
   pack_rows(u + 2 * H, H, H, H, 0, puh.data(), G3);
   k.Pzr = pzr.data(), k.Pxh = pxh.data(), k.Puh = puh.data();
-  std::vector<float> bias;
+  Floats bias;
   k.bzr = k.bxh = k.buh = nullptr;
   if (nb) {
     // [b_zr (Nzr) | b_xh (Nh) | b_uh (Nh)], each zero-padded
@@ -206,7 +206,7 @@ struct GruBwd {
 
   void rows(int64_t b0, int64_t b1) const {
     const int64_t Bt = b1 - b0, G = reset_after ? 4 * H : 3 * H, H2 = 2 * H;
-    std::vector<float> dh(Bt * H), X(Bt * Nh), acc(drm ? Bt * H : 0, 0.0f);
+    Floats dh(Bt * H), X(Bt * Nh), acc(drm ? Bt * H : 0, 0.0f);
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t row0 = t * B + b0;
@@ -284,7 +284,7 @@ ffi::Error GruBackward(F32 U, F32 gates, F32 hs, F32 h0, Mask mask, F32 rm, F32 
         "rnnkit_gru_backward: gates / U / hs / gradient output shapes differ");
   k.Nh = round_up(H, kPanel);
   const float* u = U.typed_data();
-  std::vector<float> pht(H * k.Nh), pzrt(2 * H * k.Nh);
+  Floats pht(H * k.Nh), pzrt(2 * H * k.Nh);
   pack_transposed(u + 2 * H, H, H, pht.data(), G3);
   pack_transposed(u, H, 2 * H, pzrt.data(), G3);
   k.Uht = pht.data(), k.Uzrt = pzrt.data();
@@ -317,14 +317,14 @@ struct GruBwdGrads {
   float *dxs, *dh0, *drm;  // drm may be nullptr
   bool bias;
   // per block: its share of dW (D, Np), dU (H, Np), db_in and db_rec (Np each)
-  std::vector<std::vector<float>>* partial;
+  std::vector<Floats>* partial;
 
   void rows(int64_t b0, int64_t b1, int64_t block) const {
     const int64_t Bt = b1 - b0, G = 4 * H, G3 = 3 * H;
     const int64_t S = std::min(T, std::max<int64_t>(1, (kUpdateRows + Bt - 1) / Bt)), N = S * Bt;
-    std::vector<float> dh(Bt * H), X(Bt * Nh), dx(Bt * Nd), din(N * G3), drec(N * G3),
+    Floats dh(Bt * H), X(Bt * Nh), dx(Bt * Nd), din(N * G3), drec(N * G3),
         packed(N * Np), xc(N * D), hc(N * H), acc(drm ? Bt * H : 0, 0.0f);
-    std::vector<float>& part = (*partial)[block];
+    Floats& part = (*partial)[block];
     part.assign((D + H + 2) * Np, 0.0f);
     float *dW = part.data(), *dU = dW + D * Np, *db_in = dU + H * Np, *db_rec = db_in + Np;
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
@@ -398,7 +398,7 @@ ffi::Error GruBackwardGrads(F32 xs, F32 W, F32 U, F32 gates, F32 hs, F32 h0, Mas
     return ffi::Error::InvalidArgument(
         "rnnkit_gru_backward_grads: xs / W / U / gates / hs shapes differ");
   k.Nh = round_up(H, kPanel), k.Nd = round_up(k.D, kPanel), k.Np = round_up(G3, kPanel);
-  std::vector<float> ut(G3 * k.Nh), wt(G3 * k.Nd);
+  Floats ut(G3 * k.Nh), wt(G3 * k.Nd);
   pack_transposed(U.typed_data(), H, G3, ut.data());
   pack_transposed(W.typed_data(), k.D, G3, wt.data());
   k.Ut = ut.data(), k.Wt = wt.data();
@@ -414,7 +414,7 @@ ffi::Error GruBackwardGrads(F32 xs, F32 W, F32 U, F32 gates, F32 hs, F32 h0, Mas
   if (k.rm && !k.drm)
     return ffi::Error::InvalidArgument("rnnkit_gru_backward_grads: rm needs a drm output");
   const int64_t blocks = row_block_count(k.B, threads);
-  std::vector<std::vector<float>> partial(blocks);
+  std::vector<Floats> partial(blocks);
   k.partial = &partial;
   for_row_blocks_indexed(k.B, blocks,
                          [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });

@@ -24,8 +24,8 @@ struct Bf16GruFwd {
   void rows(int64_t b0, int64_t b1) const {
     TileScope tiles;
     const int64_t Bt = b1 - b0, Mp = round_up(Bt, kTileRows), G = 4 * H;
-    std::vector<BF16> xA(Mp * Dp, 0), hA(Mp * Hk, 0);
-    std::vector<float> cx(Mp * N3), ch(Mp * N3), h(Bt * H), hm(H);
+    AlignedVector<BF16> xA(Mp * Dp, 0), hA(Mp * Hk, 0);
+    Floats cx(Mp * N3), ch(Mp * N3), h(Bt * H), hm(H);
     auto put_h = [&](int64_t r) {
       const float* src = &h[r * H];
       if (rm) {
@@ -101,11 +101,11 @@ ffi::Error Bf16GruForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask, F32 rm
   if (gates->element_count() && gates->element_count() != static_cast<size_t>(T * k.B * 4 * H))
     return ffi::Error::InvalidArgument("rnnkit_gru_bf16_forward: gates has the wrong shape");
   k.Dp = round_up(D, kTileK), k.Hk = round_up(H, kTileK), k.N3 = round_up(G3, kPanel);
-  std::vector<BF16> wv(vnni_size(k.Dp, k.N3), 0), uv(vnni_size(k.Hk, k.N3), 0);
+  AlignedVector<BF16> wv(vnni_size(k.Dp, k.N3), 0), uv(vnni_size(k.Hk, k.N3), 0);
   pack_vnni_rows(W.typed_data(), D, G3, G3, 0, k.Dp, wv.data());
   pack_vnni_rows(U.typed_data(), H, G3, G3, 0, k.Hk, uv.data());
   k.Wv = wv.data(), k.Uv = uv.data();
-  std::vector<float> bias;
+  Floats bias;
   k.bzr = k.bxh = k.buh = nullptr;
   if (nb) {  // [b_in_zr + b_rec_zr (2H) | b_in_h (H) | b_rec_h (H)]
     bias.assign(4 * H, 0.0f);
@@ -136,8 +136,8 @@ struct Bf16GruBwd {
   void rows(int64_t b0, int64_t b1) const {
     TileScope tiles;
     const int64_t Bt = b1 - b0, Mp = round_up(Bt, kTileRows), G = 4 * H, H2 = 2 * H;
-    std::vector<float> dh(Bt * H), X(Mp * Nh), acc(drm ? Bt * H : 0, 0.0f);
-    std::vector<BF16> A(Mp * Kp, 0);  // [dzr | dh~ r] rows in bf16
+    Floats dh(Bt * H), X(Mp * Nh), acc(drm ? Bt * H : 0, 0.0f);
+    AlignedVector<BF16> A(Mp * Kp, 0);  // [dzr | dh~ r] rows in bf16
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t row0 = t * B + b0;
@@ -193,7 +193,7 @@ ffi::Error Bf16GruBackward(F32 U, F32 gates, F32 hs, F32 h0, Mask mask, F32 rm, 
     return ffi::Error::InvalidArgument(
         "rnnkit_gru_bf16_backward: gates / U / hs / gradient output shapes differ");
   k.Kp = round_up(G3, kTileK), k.Nh = round_up(H, kPanel);
-  std::vector<BF16> ut(vnni_size(k.Kp, k.Nh), 0);
+  AlignedVector<BF16> ut(vnni_size(k.Kp, k.Nh), 0);
   pack_vnni_transposed(U.typed_data(), H, G3, G3, k.Kp, ut.data());
   k.Ut = ut.data();
   k.gates = gates.typed_data(), k.hs = hs.typed_data(), k.h0 = h0.typed_data();

@@ -46,7 +46,7 @@ ffi::Error Forward(F32 u, F32 lam, F32 s0, Mask mask, F32Out S, F32Out sT) {
   for_items(B, N, [&](int64_t b, int64_t n0, int64_t n1) {
     const int64_t n = n1 - n0;
     const float* s0r = s0.typed_data() + b * 2 * N;
-    std::vector<float> re(s0r + n0, s0r + n1), im(s0r + N + n0, s0r + N + n1);
+    Floats re(s0r + n0, s0r + n1), im(s0r + N + n0, s0r + N + n1);
     for (int64_t t = 0; t < T; ++t) {
       const int64_t row = b * T + t;
       if (!mk || mk[row]) {
@@ -91,8 +91,8 @@ ffi::Error Backward(F32 S, F32 lam, F32 s0, Mask mask, F32 dS, F32 dsT, F32Out d
   for_items(B, N, [&](int64_t b, int64_t n0, int64_t n1) {
     const int64_t n = n1 - n0;
     const float* gT = dsT.typed_data() + b * 2 * N;
-    std::vector<float> gr(gT + n0, gT + n1), gi(gT + N + n0, gT + N + n1);
-    std::vector<float> dlr(n, 0.0f), dli(n, 0.0f);
+    Floats gr(gT + n0, gT + n1), gi(gT + N + n0, gT + N + n1);
+    Floats dlr(n, 0.0f), dli(n, 0.0f);
     const float* s0r = s0.typed_data() + b * 2 * N;
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t row = b * T + t;

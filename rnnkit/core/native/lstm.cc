@@ -32,7 +32,7 @@ struct LstmFwd {
   void rows(int64_t b0, int64_t b1) const {
     const int64_t hstride = ldh ? ldh : H;
     const int64_t Bt = b1 - b0, K = D + H, G = 4 * H;
-    std::vector<float> xh(Bt * K), z(Bt * Np), h(Bt * H), c(Bt * H);
+    Floats xh(Bt * K), z(Bt * Np), h(Bt * H), c(Bt * H);
     for (int64_t r = 0; r < Bt; ++r) {
       std::memcpy(&h[r * H], h0 + (b0 + r) * H, H * sizeof(float));
       std::memcpy(&c[r * H], c0 + (b0 + r) * H, H * sizeof(float));
@@ -73,8 +73,7 @@ struct LstmFwd {
 
 // Packs [[W], [U]] into k.WU (panels of `packed`) and the bias padded to k.Np into k.bias
 // (nullptr without one); k.D and k.H must be set.
-void pack_forward_weights(F32& W, F32& U, F32& b, LstmFwd& k, std::vector<float>& packed,
-                          std::vector<float>& bias) {
+void pack_forward_weights(F32& W, F32& U, F32& b, LstmFwd& k, Floats& packed, Floats& bias) {
   const int64_t G = 4 * k.H;
   k.Np = round_up(G, kPanel);
   packed.assign((k.D + k.H) * k.Np, 0.0f);
@@ -104,7 +103,7 @@ ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F
   if (W.element_count() != static_cast<size_t>(k.D * G) ||
       U.element_count() != static_cast<size_t>(k.H * G))
     return ffi::Error::InvalidArgument("rnnkit_lstm_forward: W / U shapes do not match xs");
-  std::vector<float> packed, bias;
+  Floats packed, bias;
   pack_forward_weights(W, U, b, k, packed, bias);
   k.xs = xs.typed_data(), k.h0 = h0.typed_data(), k.c0 = c0.typed_data();
   k.rm = has(rm) ? rm.typed_data() : nullptr;
@@ -125,7 +124,7 @@ ffi::Error LstmBidirectional(F32 xs, F32 Wf, F32 Uf, F32 bf, F32 Wb, F32 Ub, F32
     return ffi::Error::InvalidArgument(
         "rnnkit_lstm_bidirectional: xs must be (B, T, D), U (H, 4H)");
   LstmFwd dir[2];
-  std::vector<float> packed[2], bias[2];
+  Floats packed[2], bias[2];
   F32* weights[2][3] = {{&Wf, &Uf, &bf}, {&Wb, &Ub, &bb}};
   const int64_t B = xd[0], H = Uf.dimensions()[0];
   for (int d = 0; d < 2; ++d) {
@@ -170,7 +169,7 @@ struct LstmBwd {
   int64_t NpHD, Np;
   float *dxs, *dh0, *dc0, *drm;  // drm may be nullptr
   // per block: its share of dW (D, Np), dU (H, Np) and db (Np), summed after the loop
-  std::vector<std::vector<float>>* partial;
+  std::vector<Floats>* partial;
 
   void rows(int64_t b0, int64_t b1, int64_t block) const {
     const int64_t Bt = b1 - b0, G = 4 * H;
@@ -181,10 +180,10 @@ struct LstmBwd {
     // dW and dU are updated every S steps from the S * Bt rows buffered since the last
     // update (dz, x and h_{t-1} rm of those steps in dz / xc / hc; dzp: dz packed)
     const int64_t S = std::min(T, std::max<int64_t>(1, (kUpdateRows + Bt - 1) / Bt)), N = S * Bt;
-    std::vector<float> dh(Bt * H), dc(Bt * H), out(Bt * NpHD), dz(N * G), dzp(N * Np),
+    Floats dh(Bt * H), dc(Bt * H), out(Bt * NpHD), dz(N * G), dzp(N * Np),
         xc(N * D), hc(N * H), acc(drm ? Bt * H : 0, 0.0f);
     int64_t n = 0;  // steps buffered
-    std::vector<float>& part = (*partial)[block];
+    Floats& part = (*partial)[block];
     part.assign((D + H + 1) * Np, 0.0f);
     float *dW = part.data(), *dU = dW + D * Np, *db = dU + H * Np;
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
@@ -257,7 +256,7 @@ ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs,
   k.act = act, k.ract = ract;
   k.NpHD = round_up(k.H + k.D, kPanel);
   k.Np = round_up(G, kPanel);
-  std::vector<float> stacked((k.H + k.D) * G), packed(G * k.NpHD);
+  Floats stacked((k.H + k.D) * G), packed(G * k.NpHD);
   std::memcpy(stacked.data(), U.typed_data(), k.H * G * sizeof(float));
   std::memcpy(stacked.data() + k.H * G, W.typed_data(), k.D * G * sizeof(float));
   pack_transposed(stacked.data(), k.H + k.D, G, packed.data());
@@ -274,7 +273,7 @@ ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs,
   if (k.rm && !k.drm)
     return ffi::Error::InvalidArgument("rnnkit_lstm_backward: rm needs a drm output");
   const int64_t blocks = row_block_count(k.B, threads);
-  std::vector<std::vector<float>> partial(blocks);
+  std::vector<Floats> partial(blocks);
   k.partial = &partial;
   for_row_blocks_indexed(k.B, blocks,
                          [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });

@@ -15,6 +15,36 @@
 namespace rnnkit {
 namespace {
 
+// One row of a forward step: lstm_cell_row (lstm_common.h) with the activations of
+// amx_common.h fixed at compile time, and the next step's recurrent input h * rm (m;
+// nullptr for none) written straight into its bf16 slot of the next product's A operand.
+template <int64_t ACT, int64_t RACT>
+void cell_row(const float* z, const float* bias, int64_t H, float* g, bool step, float* c,
+              float* h, BF16* next, const float* m) {
+  for (int64_t j = 0; j < H; j += 16) {
+    const __mmask16 mk = tail_mask(j, H);
+    auto pre = [&](int64_t q) {
+      const __m512 v = load(z + q * H + j, mk);
+      return bias ? _mm512_add_ps(v, load(bias + q * H + j, mk)) : v;
+    };
+    const __m512 i = fast_act<RACT>(pre(0)), f = fast_act<RACT>(pre(1)),
+                 gg = fast_act<ACT>(pre(2)), o = fast_act<RACT>(pre(3));
+    if (g) {
+      store(g + j, mk, i);
+      store(g + H + j, mk, f);
+      store(g + 2 * H + j, mk, gg);
+      store(g + 3 * H + j, mk, o);
+    }
+    if (!step) continue;
+    const __m512 cn = _mm512_fmadd_ps(f, load(c + j, mk), _mm512_mul_ps(i, gg));
+    const __m512 hn = _mm512_mul_ps(o, fast_act<ACT>(cn));
+    store(c + j, mk, cn);
+    store(h + j, mk, hn);
+    const __m512 hr = m ? _mm512_mul_ps(hn, load(m + j, mk)) : hn;
+    _mm256_mask_storeu_epi16(next + j, mk, (__m256i)_mm512_cvtneps_pbh(hr));
+  }
+}
+
 struct Bf16LstmFwd {
   int64_t T, B, D, H, act, ract;
   bool x_bm;
@@ -27,8 +57,8 @@ struct Bf16LstmFwd {
   void rows(int64_t b0, int64_t b1) const {
     TileScope tiles;
     const int64_t Bt = b1 - b0, Mp = round_up(Bt, kTileRows), G = 4 * H;
-    std::vector<BF16> xh(Mp * Kp, 0);  // [x_t | h rm] rows in bf16, zero padded
-    std::vector<float> z(Mp * Np), h(Bt * H), c(Bt * H), hm(H);
+    AlignedVector<BF16> xh(Mp * Kp, 0);  // [x_t | h rm] rows in bf16, zero padded
+    Floats z(Mp * Np), h(Bt * H), c(Bt * H), hm(H);
     for (int64_t r = 0; r < Bt; ++r) {
       std::memcpy(&h[r * H], h0 + (b0 + r) * H, H * sizeof(float));
       std::memcpy(&c[r * H], c0 + (b0 + r) * H, H * sizeof(float));
@@ -48,15 +78,16 @@ struct Bf16LstmFwd {
       for (int64_t r = 0; r < Bt; ++r)
         to_bf16(xs + seq_row(x_bm, T, B, t, b0 + r) * D, &xh[r * Kp], D);
       amx_gemm<false>(xh.data(), Kp, Mp, Kp, WU, Np, z.data(), Np);
-      for (int64_t r = 0; r < Bt; ++r) {
-        const bool step = !mask || mask[row0 + r];
-        float *hr = &h[r * H], *cr = &c[r * H];
-        lstm_cell_row(&z[r * Np], bias, H, act, ract, gates ? gates + (row0 + r) * G : nullptr,
-                      step, cr, hr, nullptr, nullptr);
-        if (step) put_h(r);
-        if (hs) std::memcpy(hs + seq_row(x_bm, T, B, t, b0 + r) * H, hr, H * sizeof(float));
-        if (cs) std::memcpy(cs + (row0 + r) * H, cr, H * sizeof(float));
-      }
+      with_act_kinds(act, ract, [&](auto A, auto R) {
+        for (int64_t r = 0; r < Bt; ++r) {
+          const bool step = !mask || mask[row0 + r];
+          float *hr = &h[r * H], *cr = &c[r * H];
+          cell_row<A(), R()>(&z[r * Np], bias, H, gates ? gates + (row0 + r) * G : nullptr,
+                             step, cr, hr, &xh[r * Kp + D], rm ? rm + (b0 + r) * H : nullptr);
+          if (hs) std::memcpy(hs + seq_row(x_bm, T, B, t, b0 + r) * H, hr, H * sizeof(float));
+          if (cs) std::memcpy(cs + (row0 + r) * H, cr, H * sizeof(float));
+        }
+      });
     }
     for (int64_t r = 0; r < Bt; ++r) {
       std::memcpy(hT + (b0 + r) * H, &h[r * H], H * sizeof(float));
@@ -84,10 +115,10 @@ ffi::Error Bf16LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mas
     return ffi::Error::InvalidArgument("rnnkit_lstm_bf16_forward: W / U shapes do not match xs");
   k.Kp = round_up(k.D + k.H, kTileK);
   k.Np = round_up(G, kPanel);
-  std::vector<BF16> packed(vnni_size(k.Kp, k.Np), 0);
+  AlignedVector<BF16> packed(vnni_size(k.Kp, k.Np), 0);
   pack_vnni_rows(W.typed_data(), k.D, G, G, 0, k.Kp, packed.data());
   pack_vnni_rows(U.typed_data(), k.H, G, G, k.D, k.Kp, packed.data());
-  std::vector<float> bias;
+  Floats bias;
   if (has(b)) {
     bias.assign(k.Np, 0.0f);
     std::memcpy(bias.data(), b.typed_data(), G * sizeof(float));
@@ -114,7 +145,7 @@ struct Bf16LstmBwd {
   int64_t Gp, NpHD, Np, Dp, Hp;
   float *dxs, *dh0, *dc0, *drm;
   // per block: dW (Dp, Np), dU (Hp, Np), db (Np), summed after the loop
-  std::vector<std::vector<float>>* partial;
+  std::vector<Floats>* partial;
 
   void rows(int64_t b0, int64_t b1, int64_t block) const {
     TileScope tiles;
@@ -123,12 +154,12 @@ struct Bf16LstmBwd {
     // h_{t-1} rm transposed in bf16 (A operands, columns = rows of the buffer), dz packed
     const int64_t S = std::min(T, std::max<int64_t>(1, (kUpdateRows + Bt - 1) / Bt));
     const int64_t Nrp = round_up(S * Bt, kTileK);
-    std::vector<float> dh(Bt * H), dc(Bt * H), out(Mp * NpHD), dz(S * Bt * G),
+    Floats dh(Bt * H), dc(Bt * H), out(Mp * NpHD), dz(S * Bt * G),
         acc(drm ? Bt * H : 0, 0.0f);
-    std::vector<BF16> dzA(Mp * Gp, 0), xcT(Dp * Nrp, 0), hcT(Hp * Nrp, 0),
+    AlignedVector<BF16> dzA(Mp * Gp, 0), xcT(Dp * Nrp, 0), hcT(Hp * Nrp, 0),
         dzV(vnni_size(Nrp, Np), 0);
     int64_t n = 0;
-    std::vector<float>& part = (*partial)[block];
+    Floats& part = (*partial)[block];
     part.assign((Dp + Hp + 1) * Np, 0.0f);
     float *dW = part.data(), *dU = dW + Dp * Np, *db = dU + Hp * Np;
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
@@ -160,11 +191,8 @@ struct Bf16LstmBwd {
       // buffer x_t and h_{t-1} rm (transposed, bf16) for the weight update; db in float32
       for (int64_t r = 0; r < Bt; ++r) {
         const int64_t col = n * Bt + r;
-        const float* x = xs + seq_row(x_bm, T, B, t, b0 + r) * D;
-        for (int64_t d = 0; d < D; ++d) xcT[d * Nrp + col] = to_bf16(x[d]);
-        const float* hp = h_prev(r);
-        const float* m = rm ? rm + (b0 + r) * H : nullptr;
-        for (int64_t j = 0; j < H; ++j) hcT[j * Nrp + col] = to_bf16(m ? hp[j] * m[j] : hp[j]);
+        put_column_bf16(xs + seq_row(x_bm, T, B, t, b0 + r) * D, nullptr, D, &xcT[col], Nrp);
+        put_column_bf16(h_prev(r), rm ? rm + (b0 + r) * H : nullptr, H, &hcT[col], Nrp);
         const float* dzr = dzt + r * G;
         for (int64_t j = 0; j < G; ++j) db[j] += dzr[j];
       }
@@ -217,10 +245,10 @@ ffi::Error Bf16LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32
   k.Np = round_up(G, kPanel);
   k.Dp = round_up(D, kTileRows);
   k.Hp = round_up(H, kTileRows);
-  std::vector<float> stacked((H + D) * G);
+  Floats stacked((H + D) * G);
   std::memcpy(stacked.data(), U.typed_data(), H * G * sizeof(float));
   std::memcpy(stacked.data() + H * G, W.typed_data(), D * G * sizeof(float));
-  std::vector<BF16> packed(vnni_size(k.Gp, k.NpHD), 0);
+  AlignedVector<BF16> packed(vnni_size(k.Gp, k.NpHD), 0);
   pack_vnni_transposed(stacked.data(), H + D, G, G, k.Gp, packed.data());
   k.UW = packed.data();
   k.xs = xs.typed_data();
@@ -235,7 +263,7 @@ ffi::Error Bf16LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32
   if (k.rm && !k.drm)
     return ffi::Error::InvalidArgument("rnnkit_lstm_bf16_backward: rm needs a drm output");
   const int64_t blocks = row_block_count(k.B, threads);
-  std::vector<std::vector<float>> partial(blocks);
+  std::vector<Floats> partial(blocks);
   k.partial = &partial;
   for_row_blocks_indexed(k.B, blocks,
                          [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });

@@ -74,7 +74,7 @@ ffi::Error Forward(F32 P, F32 h0, Mask mask, F32Out hs, F32Out hT) {
   float* hTp = hT->typed_data();
   Items(B, U).run([&](int64_t b, int64_t u0, int64_t u1) {
     const int64_t n = u1 - u0;
-    std::vector<float> h(h0p + b * U + u0, h0p + b * U + u1);
+    Floats h(h0p + b * U + u0, h0p + b * U + u1);
     for (int64_t t = 0; t < T; ++t) {
       const int64_t row = b * T + t;
       if (!mk || mk[row]) {
@@ -116,7 +116,7 @@ ffi::Error Backward(F32 P, F32 hs, F32 h0, Mask mask, F32 d_hs, F32 d_hT, F32Out
   Items(B, U).run([&](int64_t b, int64_t u0, int64_t u1) {
     const int64_t n = u1 - u0;
     const __m512 one = _mm512_set1_ps(1.0f);
-    std::vector<float> g(d_hT.typed_data() + b * U + u0, d_hT.typed_data() + b * U + u1);
+    Floats g(d_hT.typed_data() + b * U + u0, d_hT.typed_data() + b * U + u1);
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t row = b * T + t;
       float* dpr = dp + row * G * U + u0;

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -29,6 +30,30 @@ using F32Out = ffi::ResultBuffer<ffi::F32>;
 using Mask = ffi::Buffer<ffi::PRED>;
 
 constexpr int64_t kPanel = 32;  // output columns per packed panel (two zmm registers)
+
+// Heap storage that starts on a 64-byte cache line. malloc gives 16-byte alignment, and
+// with packed weights off a line boundary every zmm load of a step's GEMM touches two
+// lines: the batch-1 LSTM loop (73 KB of weights streamed from L2 per step) took 74-77 us
+// instead of 54 us per 100 steps, and which of the two a process got depended on where
+// its heap happened to be (benchmarks/PERF_NOTES.md, lever 10).
+template <typename T>
+struct CacheLineAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlign{64};
+  CacheLineAllocator() = default;
+  template <typename U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
+  void deallocate(T* p, std::size_t) { ::operator delete(p, kAlign); }
+  template <typename U>
+  bool operator==(const CacheLineAllocator<U>&) const { return true; }
+  template <typename U>
+  bool operator!=(const CacheLineAllocator<U>&) const { return false; }
+};
+
+template <typename T>
+using AlignedVector = std::vector<T, CacheLineAllocator<T>>;
+using Floats = AlignedVector<float>;
 
 inline int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
@@ -369,7 +394,7 @@ inline void update_weight_grads(const float* dz, int64_t K, int64_t N, const flo
 // The reverse loops' weight gradients: each row block accumulates its own (D + H + 1, Np)
 // share [dW; dU; db] (rows Np apart); summed here into the unpadded (D, N), (H, N) and (N)
 // outputs (db may be nullptr: no bias).
-inline void sum_weight_grads(const std::vector<std::vector<float>>& partial, int64_t D,
+inline void sum_weight_grads(const std::vector<Floats>& partial, int64_t D,
                              int64_t H, int64_t N, int64_t Np, float* dW, float* dU,
                              float* db) {
   for (int64_t row = 0; row < D + H + 1; ++row) {

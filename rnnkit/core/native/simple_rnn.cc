@@ -40,7 +40,7 @@ struct SrnnFwd {
   void rows(int64_t b0, int64_t b1) const {
     const int64_t Bt = b1 - b0, K = D + H;
     // xh: [x_t | h rm] per row; z: the pre-activations; h: the state
-    std::vector<float> xh(Bt * K), z(Bt * Np), h(Bt * H);
+    Floats xh(Bt * K), z(Bt * Np), h(Bt * H);
     std::memcpy(h.data(), h0 + b0 * H, Bt * H * sizeof(float));
     for (int64_t r = 0; r < Bt; ++r) {
       float* dst = &xh[r * K + D];
@@ -98,7 +98,7 @@ ffi::Error SrnnForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask, F32 rm, F
   if (hs->element_count() && hs->element_count() != static_cast<size_t>(k.T * k.B * H))
     return ffi::Error::InvalidArgument("rnnkit_simple_rnn_forward: hs must be (T, B, H)");
   k.Np = round_up(H, kPanel);
-  std::vector<float> packed((k.D + H) * k.Np), bias;
+  Floats packed((k.D + H) * k.Np), bias;
   pack_rows(W.typed_data(), k.D, H, k.D + H, 0, packed.data());
   pack_rows(U.typed_data(), H, H, k.D + H, k.D, packed.data());
   if (has(b)) {
@@ -126,7 +126,7 @@ struct SrnnBwd {
   bool bias;
   float *dxs, *dh0, *drm;  // drm may be nullptr
   // per block: its share of dW (D, Np), dU (H, Np) and db (Np), summed after the join
-  std::vector<std::vector<float>>* partial;
+  std::vector<Floats>* partial;
 
   void rows(int64_t b0, int64_t b1, int64_t block) const {
     const int64_t Bt = b1 - b0;
@@ -136,9 +136,9 @@ struct SrnnBwd {
     const int64_t S = std::min(T, std::max<int64_t>(1, (kUpdateRows + Bt - 1) / Bt)), N = S * Bt;
     // dh: the gradient of the state after the current step; out: dz @ [U^T | W^T];
     // dz, xc, hc: the buffered steps' dz, x and h_{t-1} rm (dzp: dz packed as (N, Np))
-    std::vector<float> dh(Bt * H), out(Bt * NpHD), acc(drm ? Bt * H : 0, 0.0f), dz(N * H),
+    Floats dh(Bt * H), out(Bt * NpHD), acc(drm ? Bt * H : 0, 0.0f), dz(N * H),
         dzp(N * Np), xc(N * D), hc(N * H);
-    std::vector<float>& part = (*partial)[block];
+    Floats& part = (*partial)[block];
     part.assign((D + H + 1) * Np, 0.0f);
     float *dW = part.data(), *dU = dW + D * Np, *db = dU + H * Np;
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
@@ -222,7 +222,7 @@ ffi::Error SrnnBackward(F32 xs, F32 W, F32 U, F32 hs, F32 h0, Mask mask, F32 rm,
     return ffi::Error::InvalidArgument("rnnkit_simple_rnn_backward: shapes do not match xs / U");
   k.NpHD = round_up(H + D, kPanel);
   k.Np = round_up(H, kPanel);
-  std::vector<float> stacked((H + D) * H), packed(H * k.NpHD);
+  Floats stacked((H + D) * H), packed(H * k.NpHD);
   std::memcpy(stacked.data(), U.typed_data(), H * H * sizeof(float));
   std::memcpy(stacked.data() + H * H, W.typed_data(), D * H * sizeof(float));
   pack_transposed(stacked.data(), H + D, H, packed.data());
@@ -238,7 +238,7 @@ ffi::Error SrnnBackward(F32 xs, F32 W, F32 U, F32 hs, F32 h0, Mask mask, F32 rm,
   if (k.rm && !k.drm)
     return ffi::Error::InvalidArgument("rnnkit_simple_rnn_backward: rm needs a drm output");
   const int64_t blocks = k.B ? row_block_count(k.B, threads) : 0;
-  std::vector<std::vector<float>> partial(blocks);
+  std::vector<Floats> partial(blocks);
   k.partial = &partial;
   if (blocks)
     for_row_blocks_indexed(k.B, blocks,
