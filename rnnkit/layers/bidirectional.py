@@ -130,7 +130,8 @@ class Bidirectional(Layer):
         `(fw, bw, fw_states, bw_states, hs)` as the two layer calls would (bw in time order;
         hs: both sequences side by side, or None), or None when it does not apply."""
         fw_layer, bw_layer = self.forward_layer, self.backward_layer
-        if fw_layer.go_backwards or type(fw_layer.cell) is not type(bw_layer.cell):
+        if (fw_layer.go_backwards or type(fw_layer.cell) is not type(bw_layer.cell)
+                or fw_layer.cell.units != bw_layer.cell.units):
             return None
         fw_setup = fw_layer.fused_setup(sequences, fw_state, training)
         bw_setup = bw_layer.fused_setup(sequences, bw_state, training)

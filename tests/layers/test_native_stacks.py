@@ -55,14 +55,17 @@ def _two_calls(layer, x, initial_state=None):
     return fs, bs, list(fo[1:]) + list(bo[1:])
 
 
-@pytest.mark.parametrize("return_sequences", [False, True])
-@pytest.mark.parametrize("merge_mode", ["concat", "ave", None])
+# 13 rows: one thread runs both directions (>= 8 rows per thread), partial register blocks;
+# 16 rows: one thread per direction on two or more cores
+@pytest.mark.parametrize("return_sequences,merge_mode,batch", [
+    (False, "concat", 13), (True, "concat", 16), (True, "ave", 13), (False, "ave", 16),
+    (True, None, 16), (False, None, 13)])
 def test_bidirectional_one_call_matches_two_layer_calls(fused_calls, return_sequences,
-                                                        merge_mode):
+                                                        merge_mode, batch):
     _native_or_skip()
     rng = np.random.default_rng(3)
-    x = rng.normal(size=(13, 6, 5)).astype(np.float32)  # 13 rows: partial register blocks
-    h0 = [rng.normal(size=(13, 7)).astype(np.float32) * 0.5 for _ in range(4)]
+    x = rng.normal(size=(batch, 6, 5)).astype(np.float32)
+    h0 = [rng.normal(size=(batch, 7)).astype(np.float32) * 0.5 for _ in range(4)]
     layer = L.Bidirectional(L.LSTM(7, return_sequences=return_sequences, return_state=True),
                             merge_mode=merge_mode)
     out = layer(x, initial_state=h0)
@@ -117,6 +120,8 @@ def test_bidirectional_falls_back_to_two_calls(fused_calls):
     masked = layer(x, mask=mask)
     dropped = L.Bidirectional(L.LSTM(4, dropout=0.5))
     dropped(x, training=True)
+    narrower = L.Bidirectional(L.LSTM(4), backward_layer=L.LSTM(3, go_backwards=True))
+    assert narrower(x).shape == (8, 7)
     assert not fused_calls
     dropped(x)  # inference: no dropout, one call
     assert len(fused_calls) == 1
