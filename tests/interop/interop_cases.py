@@ -1,4 +1,6 @@
-"""The frameworks' reference files (tests/fixtures/interop, copied from ../shared/interop)."""
+"""The frameworks' reference files in tests/fixtures/interop: `index.json` (copied from
+../shared/interop) and `index_generated.json` (written by tools/make_keras_file_fixtures.py
+with real Keras 3 on JAX: models with ConvLSTM layers)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "interop"
-INDEX = json.loads((FIXTURES / "index.json").read_text())
-CASES = {c["name"]: c for c in INDEX["cases"]}
+INDEXES = ("index.json", "index_generated.json")
+CASES = {c["name"]: c for index in INDEXES
+         for c in json.loads((FIXTURES / index).read_text())["cases"]}
 OUT_ATOL = 1e-5
 WEIGHT_ATOL = 1e-6
 
