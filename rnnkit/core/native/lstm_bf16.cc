@@ -108,10 +108,12 @@ struct Bf16LstmFwd {
         BF16* cur = &xh[(t % 2) * Mp * Kp];
         BF16* nxt = &xh[((t + 1) % 2) * Mp * Kp];
         for (int64_t r = 0; r < Bt; ++r)
-          to_bf16(xs + x_row(x_bm, T, B, t, b0 + r) * D, cur + r * Kp, D);
+          to_bf16(xs + seq_row(x_bm, T, B, t, b0 + r) * D, cur + r * Kp, D);
         step<A(), R()>(t, b0, Bt, Mp, cur, nxt, zb.data(), h.data(), c.data());
         const int64_t row0 = t * B + b0;
-        if (hs) std::memcpy(hs + row0 * H, h.data(), Bt * H * sizeof(float));
+        if (hs)  // laid out as xs
+          for (int64_t r = 0; r < Bt; ++r)
+            std::memcpy(hs + seq_row(x_bm, T, B, t, b0 + r) * H, &h[r * H], H * sizeof(float));
         if (cs) std::memcpy(cs + row0 * H, c.data(), Bt * H * sizeof(float));
       }
     });
@@ -229,11 +231,14 @@ struct Bf16LstmBwd {
     with_act_kinds(act, ract, [&](auto A, auto R) {
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t row0 = t * B + b0;
-      const float* h_prev = t > 0 ? hs + (row0 - B) * H : h0 + b0 * H;
+      // h_{t-1} of row r: hs at step t - 1 (laid out as xs), or h0
+      auto h_prev = [&](int64_t r) {
+        return t > 0 ? hs + seq_row(x_bm, T, B, t - 1, b0 + r) * H : h0 + (b0 + r) * H;
+      };
       for (int64_t r = 0; r < Bt; ++r) {
         float *dhp = &dh[r * H], *dcp = &dc[r * H];
         if (d_hs) {
-          const float* e = d_hs + (row0 + r) * H;
+          const float* e = d_hs + seq_row(x_bm, T, B, t, b0 + r) * H;
           for (int64_t j = 0; j < H; ++j) dhp[j] += e[j];
         }
         if (mask && !mask[row0 + r]) {
@@ -253,8 +258,8 @@ struct Bf16LstmBwd {
                             Nrp, dzV.data());
         for (int64_t r = staged; r < until; ++r) {
           const int64_t col = n * Bt + r;
-          put_column_bf16(xs + x_row(x_bm, T, B, t, b0 + r) * D, nullptr, D, &xcT[col], Nrp);
-          put_column_bf16(h_prev + r * H, rm ? rm + (b0 + r) * H : nullptr, H, &hcT[col],
+          put_column_bf16(xs + seq_row(x_bm, T, B, t, b0 + r) * D, nullptr, D, &xcT[col], Nrp);
+          put_column_bf16(h_prev(r), rm ? rm + (b0 + r) * H : nullptr, H, &hcT[col],
                           Nrp);
         }
         staged = until;
@@ -277,8 +282,8 @@ struct Bf16LstmBwd {
       }
       for (int64_t r = 0; r < Bt; ++r)
         lstm_scatter_row(&out[r * NpHD], H, D, !mask || mask[row0 + r],
-                         dxs + x_row(x_bm, T, B, t, b0 + r) * D, &dh[r * H],
-                         rm ? rm + (b0 + r) * H : nullptr, h_prev + r * H,
+                         dxs + seq_row(x_bm, T, B, t, b0 + r) * D, &dh[r * H],
+                         rm ? rm + (b0 + r) * H : nullptr, h_prev(r),
                          rm ? &acc[r * H] : nullptr);
     }
     });
