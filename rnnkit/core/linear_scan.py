@@ -4,18 +4,22 @@ and LRU once every input projection has been computed as one GEMM.
 Two forms, both with `mask` semantics of `rnnkit.core.scan.scan_rnn` (a masked step keeps
 the state) and batch-major arrays already in processing order:
 
-- `gated(kind, decay, P, h0, mask)`: `h_t = a_t * h_{t-1} + (1 - a_t) * c_t`, with
-  `(a, c) = decay(P)` elementwise from the projected gates P (B, T, G*U).
+- `gated_sequence(kind, project, decay, params, xs, h0, mask)`: `h_t = a_t * h_{t-1} +
+  (1 - a_t) * c_t`, with `(a, c) = decay(P)` elementwise from the projected gates
+  P = `project(params, x)` (B, T, G*U).
 - `complex_diag(u, lam, s0, mask)`: `s_t = lam * s_{t-1} + u_t`, complex numbers as
   [re | im] halves of the last axis: u (B, T, 2N), lam (2, N) = [re; im], s0 (B, 2N).
 
-Engines: "native" runs the loop in C++ (`rnnkit/core/native/min_rnn.cc`, `lru.cc`) with a
-custom VJP whose reverse pass is the adjoint recurrence fused with the gate gradients;
-"xla" is a `lax.scan` of the elementwise step (autodiff). Measured on the 2-core dev VM at
-B8 T4096 U256 (forward / gradient of the bare recurrence): lax.scan 73 / 115 ms, a
-blocked two-level scan (64-step blocks) 103 / 282 ms, `lax.associative_scan` 123 / 243 ms;
-the native loop is memory-bound (see benchmarks/RESULTS.md, "Parallel-scan layers").
-`engine(kind, dtype)` picks native wherever it loads (CPU backend, float32, AVX-512F).
+Engines: "native" runs C++ loops with a custom VJP. For the gated cells the loop takes x
+itself (`rnnkit/core/native/min_rnn.cc`: per block of steps, the projection GEMM into a
+cache-resident tile, then bias, gates and recurrence; the reverse loop accumulates dW and db
+per block), so a forward pass is one GEMM plus one pass over its output and no (B, T, G*U)
+array is written at inference. For LRU (`lru.cc`) the loop runs after the projection GEMM,
+its reverse pass the adjoint recurrence. "xla" is a `lax.scan` of the elementwise step
+(autodiff). Measured on the 2-core dev VM at B8 T4096 U256 (forward / gradient of the bare
+recurrence): lax.scan 73 / 115 ms, a blocked two-level scan (64-step blocks) 103 / 282 ms,
+`lax.associative_scan` 123 / 243 ms. `engine(source, dtype)` picks native wherever it loads
+(CPU backend, float32, AVX-512F).
 """
 
 from __future__ import annotations
@@ -67,21 +71,16 @@ def _time_major(a):
 
 # --- gated: h = a h + (1 - a) c ----------------------------------------------------------
 
-def gated(kind: str, decay: Callable, P, h0, mask=None, *, return_sequences=True,
-          use_engine="xla"):
-    """Runs `h_t = a_t * h_{t-1} + (1 - a_t) * c_t` over P (B, T, G*U).
+def gated(decay: Callable, P, h0, mask=None, *, return_sequences=True):
+    """Runs `h_t = a_t * h_{t-1} + (1 - a_t) * c_t` over P (B, T, G*U) as a `lax.scan`.
 
     Args:
-        kind: the cell kind whose native handlers (in GATED_SOURCE) run it ("mingru",
-            "minlstm").
         decay: `P -> (a, c)`, elementwise, each (..., U).
         h0: (B, U); mask: bool (B, T) or None.
 
     Returns:
         `(hs (B, T, U) or None, hT (B, U))`.
     """
-    if use_engine == "native":
-        return _gated_native(kind, bool(return_sequences), P, h0, _opt(mask, jnp.bool_))
     a, c = decay(P)
     xs = (_time_major(a), _time_major(c))
     if mask is not None:
@@ -97,28 +96,50 @@ def gated(kind: str, decay: Callable, P, h0, mask=None, *, return_sequences=True
     return (_time_major(hs) if return_sequences else None), hT
 
 
+# The native form takes x itself: projection, bias, gates and recurrence are one C++ loop
+# over blocks of steps (GATED_SOURCE). For the backward pass it saves P and the state before
+# each block (hc), and its reverse loop recomputes a block's states, then accumulates dW and
+# db from the block's gate gradients while they are in cache: no (B, T, G*U) gradient and no
+# (B, T, U) state sequence is written for it. dx needs dP: a second reverse loop
+# (`gate_grads`) and an XLA GEMM, both dropped by XLA when nothing uses dx (an input
+# layer's x).
+GATED_BLOCK = 96  # kSteps of min_rnn.cc: steps per block, one saved state per block
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _gated_native(kind, seq, P, h0, mask):
-    B, T, _ = P.shape
-    U = h0.shape[-1]
-    hs, hT = _call(f"rnnkit_{kind}_forward", [(B, T, U) if seq else (0,), (B, U)],
-                   P, h0, mask)
-    return (hs if seq else None), hT
+def _gated_native(kind, seq, xs, kernel, bias, h0, mask):
+    hs, hT, _, _ = _gated_native_forward(kind, seq, False, xs, kernel, bias, h0, mask)
+    return hs, hT
 
 
-def _gated_native_fwd(kind, seq, P, h0, mask):
-    B, T, _ = P.shape
+def _gated_native_forward(kind, seq, save, xs, kernel, bias, h0, mask):
+    B, T, _ = xs.shape
     U = h0.shape[-1]
-    hs, hT = _call(f"rnnkit_{kind}_forward", [(B, T, U), (B, U)], P, h0, mask)
-    return ((hs if seq else None), hT), (P, hs, h0, mask)
+    blocks = -(-T // GATED_BLOCK)
+    hs, hT, P, hc = _call(f"rnnkit_{kind}_forward",
+                          [(B, T, U) if seq else (0,), (B, U),
+                           (B, T, kernel.shape[-1]) if save else (0,),
+                           (B, blocks, U) if save else (0,)],
+                          xs, kernel, bias, h0, mask)
+    return (hs if seq else None), hT, P, hc
+
+
+def _gated_native_fwd(kind, seq, xs, kernel, bias, h0, mask):
+    hs, hT, P, hc = _gated_native_forward(kind, seq, True, xs, kernel, bias, h0, mask)
+    return (hs, hT), (xs, kernel, bias, P, hc, mask)
 
 
 def _gated_native_bwd(kind, seq, res, cts):
-    P, hs, h0, mask = res
+    xs, kernel, bias, P, hc, mask = res
     d_hs, d_hT = cts
-    dP, dh0 = _call(f"rnnkit_{kind}_backward", [P.shape, h0.shape], P, hs, h0, mask,
-                    _opt(d_hs if seq else None), d_hT)
-    return dP, dh0, None
+    d_hs = _opt(d_hs if seq else None)
+    dW, db, dh0 = _call(f"rnnkit_{kind}_backward", [kernel.shape, kernel.shape[-1:],
+                                                     d_hT.shape],
+                        xs, P, hc, mask, d_hs, d_hT)
+    dP, = _call(f"rnnkit_{kind}_gate_grads", [P.shape], P, hc, mask, d_hs, d_hT)
+    B, T, D = xs.shape
+    dxs = (dP.reshape(B * T, -1) @ kernel.T).reshape(B, T, D)
+    return dxs, dW, (db if bias.shape[0] else jnp.zeros_like(bias)), dh0, None
 
 
 _gated_native.defvjp(_gated_native_fwd, _gated_native_bwd)
@@ -212,12 +233,17 @@ def mask_last(last, mask, zero_output_for_mask):
 def gated_sequence(kind, project, decay, params, xs, state, mask=None, *,
                    return_sequences=True, zero_output_for_mask=False, use_engine="xla"):
     """A gated cell whose output is its state (MinGRU, MinLSTM) over xs (B, T, D) in
-    processing order: one GEMM `project` for all steps, then `gated`. Returns
-    `(last_output, outputs or None, (hT,))` as `rnnkit.core.scan.scan_rnn`."""
+    processing order, params with `kernel` (D, G*U) and `bias` (G*U,) or None: on "xla",
+    one GEMM `project` for all steps, then `gated`; on "native", one C++ loop (GATED_SOURCE
+    handlers `rnnkit_<kind>_*`). Returns `(last_output, outputs or None, (hT,))` as
+    `rnnkit.core.scan.scan_rnn`."""
     B, T, D = xs.shape
-    P = project(params, xs.reshape(B * T, D)).reshape(B, T, -1)
-    hs, hT = gated(kind, decay, P, state[0], mask, return_sequences=return_sequences,
-                   use_engine=use_engine)
+    if use_engine == "native" and params.kernel.dtype == jnp.float32:
+        hs, hT = _gated_native(kind, bool(return_sequences), xs, params.kernel,
+                               _opt(params.bias), state[0], _opt(mask, jnp.bool_))
+    else:
+        P = project(params, xs.reshape(B * T, D)).reshape(B, T, -1)
+        hs, hT = gated(decay, P, state[0], mask, return_sequences=return_sequences)
     if return_sequences:
         hs = mask_outputs(hs, mask, zero_output_for_mask, carried=True)
     # hT is h after the last unmasked step, which is also h at the last step

@@ -147,3 +147,55 @@ def restore_optimizer_state(model, arrays, source):
     model._opt_state = jax.tree_util.tree_unflatten(treedef, new)
 
 
+
+
+# Keras 3 builds an optimizer's slot variables in blocks; in each block every trainable
+# variable gets the block's slots in turn (Adam: m0, v0, m1, v1, ...; then v_hat0, ...).
+KERAS_SLOT_BLOCKS = {
+    "SGD": (("momentum",),),
+    "Adam": (("momentum", "velocity"), ("velocity_hat",)),
+    "AdamW": (("momentum", "velocity"), ("velocity_hat",)),
+    "RMSprop": (("velocity",), ("momentum",), ("average_gradient",)),
+    "Adagrad": (("accumulator",),),
+}
+
+
+def restore_keras_optimizer(model, arrays, source):
+    """Sets the compiled model's optimizer state from a Keras 3 file's `optimizer/vars`
+    (`[iteration, learning_rate (absent for a schedule), *slot variables]`), so that training continues where
+    Keras stopped. Raises ValueError (with the reason) when the arrays do not fit."""
+    opt = model.optimizer
+    kind = type(opt).__name__
+    blocks = KERAS_SLOT_BLOCKS.get(kind)
+    if blocks is None:
+        raise ValueError(f"rnnkit does not map the state of a Keras {kind} optimizer")
+    _, t_idx, _ = model._split_values()
+    params = [model.variables[i]._value for i in t_idx]
+    fresh = opt.init(params)
+    names = [n for block in blocks for n in block if n in fresh.slots]
+    head = 1 if opt._has_schedule else 2  # Keras keeps no learning-rate variable for a schedule
+    want = head + len(names) * len(params)
+    if names and len(arrays) == head and int(np.asarray(arrays[0])) == 0:
+        return  # compiled but never trained in Keras: no slots were built; a fresh state is it
+    if len(arrays) != want:
+        raise ValueError(f"the file holds {len(arrays)} optimizer variables; a {kind} with "
+                         f"these settings over {len(params)} trainable weights has {want}")
+    slots = {name: [None] * len(params) for name in names}
+    pos = head
+    for block in blocks:
+        block = [n for n in block if n in fresh.slots]
+        for i, p in enumerate(params):
+            for name in block:
+                arr = np.asarray(arrays[pos])
+                if arr.shape != tuple(p.shape):
+                    raise ValueError(f"optimizer variable #{pos} ({name} of trainable weight "
+                                     f"#{i}) has shape {arr.shape}, the weight {tuple(p.shape)}")
+                slots[name][i] = jnp.asarray(arr, dtype=p.dtype)
+                pos += 1
+    iterations = jnp.asarray(np.asarray(arrays[0]).astype(np.int64), jnp.int32)
+    state = fresh._replace(iterations=iterations, slots=slots)
+    if opt._has_schedule:  # the schedule gives the rate at the restored step
+        state = state._replace(learning_rate=opt._learning_rate_at(iterations))
+    else:  # the rate Keras had last (ReduceLROnPlateau may have changed it)
+        state = opt.set_learning_rate(state, float(np.asarray(arrays[1])))
+    model._opt_state = state

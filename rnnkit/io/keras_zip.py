@@ -87,6 +87,9 @@ def read(arch) -> Loaded:
         for group in layers.keys():
             name = names.get(group, group)
             by_layer[name] = [(f"layers/{group}/{p}", a) for p, a in walk(layers[group])]
+        opt_vars = h5["optimizer/vars"] if "optimizer/vars" in h5 else None
+        keras_optimizer = (None if opt_vars is None or origin != "keras3" else
+                           [np.asarray(opt_vars[k]) for k in sorted(opt_vars.keys(), key=_natural)])
     compile_cfg = config.get("compile_config") if isinstance(config, dict) else None
     compiled = None
     if isinstance(compile_cfg, dict) and compile_cfg.get("optimizer"):
@@ -95,4 +98,4 @@ def read(arch) -> Loaded:
                                              compile_cfg.get("metrics"),
                                              compile_cfg.get("loss_weights"))
     return Loaded(source=source, config=spec, weights=by_layer, compile=compiled,
-                  origin=origin)
+                  origin=origin, keras_optimizer=keras_optimizer)

@@ -18,6 +18,7 @@ class Loaded:
     state: non-weight variables `[(key, array)]` (rnnkit files only).
     compile: rnnkit's compile spec (`{"optimizer", "loss", "metrics", "loss_weights"}`).
     optimizer_leaves: optax state leaves (rnnkit files only).
+    keras_optimizer: a Keras 3 file's optimizer variables in file order (`.keras` only).
     notes: warnings to show once the model is built (e.g. a skipped compile config).
     origin: "rnnkit", "keras3" or "keras2".
     """
@@ -28,5 +29,6 @@ class Loaded:
     state: list = field(default_factory=list)
     compile: dict | None = None
     optimizer_leaves: list | None = None
+    keras_optimizer: list | None = None
     notes: list = field(default_factory=list)
     origin: str = "rnnkit"

@@ -106,6 +106,14 @@ def build(loaded: Loaded, custom_objects=None, compile=True):
             if loaded.optimizer_leaves is not None:
                 compile_state.restore_optimizer_state(model, loaded.optimizer_leaves,
                                                       loaded.source)
+            if loaded.keras_optimizer:
+                try:
+                    compile_state.restore_keras_optimizer(model, loaded.keras_optimizer,
+                                                          loaded.source)
+                except ValueError as err:
+                    loaded.notes.append(
+                        f"{loaded.source}: the optimizer state was not restored ({err}); "
+                        "training starts the optimizer's moments and step count from zero.")
     for note in loaded.notes:
         warnings.warn(note, stacklevel=3)
     return model

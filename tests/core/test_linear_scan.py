@@ -92,5 +92,44 @@ def test_long_sequence_gradients_finite_and_equal(kind):
                 jnp.abs(b).max() + 1))
 
 
+@pytest.mark.parametrize("kind", ["mingru", "minlstm"])
+@pytest.mark.parametrize("B,T,D,U", [(1, 200, 300, 70), (3, 97, 5, 33), (2, 96, 4, 32)])
+def test_native_loop_against_xla_with_input_gradients(kind, B, T, D, U):
+    """The native loop's shapes: B = 1 (units split over threads, 70 = 64 + 6 columns),
+    D > 256 (the projection's K blocks), T across blocks of 96 steps and at a block
+    boundary; masks and output gradients at every step; gradients for x as well."""
+    mod = KERNELS[kind]
+    if "native" not in _engines(kind):
+        pytest.skip("native loops unavailable here")
+    rng = np.random.default_rng(B * T + U)
+    params, sizes = _params(kind, D, U, rng)
+    xs = jnp.asarray(rng.normal(size=(B, T, D)) * 0.2, jnp.float32)
+    state = tuple(jnp.asarray(rng.normal(size=(B, s)), jnp.float32) for s in sizes)
+    mask = jnp.asarray(rng.random((B, T)) > 0.2)
+
+    def loss(p, x, s, m, e):
+        last, seq, final = mod.sequence(p, x, s, m, use_engine=e)
+        return jnp.sum(jnp.sin(seq)) + jnp.sum(last ** 2) + jnp.sum(final[0] * 1.5)
+
+    grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)), static_argnums=4)
+    for m in (None, mask):
+        want = grad(params, xs, state, m, "xla")
+        got = grad(params, xs, state, m, "native")
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(
+                jnp.abs(b).max() + 1))
+    # no bias, final state only
+    nobias = params._replace(bias=None)
+    run = jax.jit(lambda p, e: mod.sequence(p, xs, state, mask, return_sequences=False,
+                                            use_engine=e), static_argnums=1)
+    for a, b in zip(jax.tree.leaves(run(nobias, "native")), jax.tree.leaves(run(nobias, "xla"))):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-5)
+    g = jax.jit(jax.grad(lambda p, e: jnp.sum(mod.sequence(
+        p, xs, state, mask, return_sequences=False, use_engine=e)[0] ** 2)),
+        static_argnums=1)
+    np.testing.assert_allclose(g(nobias, "native").kernel, g(nobias, "xla").kernel,
+                               rtol=1e-4, atol=1e-4)
+
+
 def test_engine_falls_back_to_xla_off_float32():
     assert linear_scan.engine(mingru.NATIVE_SOURCE, jnp.float16) == "xla"

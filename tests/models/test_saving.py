@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -480,8 +481,11 @@ def test_killed_save_leaves_old_file_intact(tmp_path):
     old.save(path)
     script = tmp_path / "slow_save.py"
     script.write_text(_SLOW_SAVE)
+    root = str(Path(rnnkit.__file__).resolve().parents[1])  # this checkout's rnnkit
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     proc = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline()
         assert line.startswith("WROTE config.json"), (line, proc.stderr.read())

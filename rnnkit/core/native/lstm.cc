@@ -41,7 +41,7 @@ struct LstmFwd {
       for (int64_t r = 0; r < Bt; ++r)
         std::memcpy(&xh[r * K], xs + x_row(x_bm, T, B, t, b0 + r) * D, D * sizeof(float));
       if (Bt == 1)  // batch 1: the GEMV keeps more FMA chains in flight than a 1-row tile
-        gemv(xh.data(), K, WU, Np, bias, z.data());
+        gemv(xh.data(), K, WU, Np, bias, z.data(), t & 1);
       else
         gemm(xh.data(), K, Bt, K, WU, Np, bias, z.data(), Np);
       for (int64_t r = 0; r < Bt; ++r) {
@@ -144,7 +144,7 @@ struct LstmBwd {
       }
       // [dh_{t-1} | dx_t] = dz_t @ [U^T | W^T]
       if (Bt == 1)
-        gemv(dzt, G, UW, NpHD, nullptr, out.data());
+        gemv(dzt, G, UW, NpHD, nullptr, out.data(), t & 1);
       else
         gemm(dzt, G, Bt, G, UW, NpHD, nullptr, out.data(), NpHD);
       // dW += x^T dz, dU += (h_{t-1} rm)^T dz over the buffered steps; db += sum of dz

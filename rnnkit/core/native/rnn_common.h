@@ -233,18 +233,24 @@ inline void gemv_group(const float* a, int64_t K, const float* packed, int64_t p
   }
 }
 
-// c (Np) = init + a (K) @ packed (K, Np), or c += a @ packed with ACC (init unused).
+// c (Np) = init + a (K) @ packed (K, Np), or c += a @ packed with ACC (init unused), in
+// groups of up to 4 panels; `reverse` visits the groups last to first (same arithmetic, each
+// group writes its own columns). A time loop alternates the direction step by step: when
+// the packed operand is larger than L1, the groups read last in one step are still cached
+// when the next step starts with them, instead of a cyclic sweep missing on every line.
+// Batch-1 LSTM D8 H64 (72 KB packed), 100 steps: 42-44 us -> 31-35 us.
 template <bool ACC = false>
 inline void gemv(const float* a, int64_t K, const float* packed, int64_t Np, const float* init,
-                 float* c) {
-  const int64_t panels = Np / kPanel;
-  int64_t p = 0;
-  for (; p + 4 <= panels; p += 4) gemv_group<4, ACC>(a, K, packed, p, init, c);
-  switch (panels - p) {
-    case 3: gemv_group<3, ACC>(a, K, packed, p, init, c); break;
-    case 2: gemv_group<2, ACC>(a, K, packed, p, init, c); break;
-    case 1: gemv_group<1, ACC>(a, K, packed, p, init, c); break;
-    default: break;
+                 float* c, bool reverse = false) {
+  const int64_t panels = Np / kPanel, groups = (panels + 3) / 4;
+  for (int64_t i = 0; i < groups; ++i) {
+    const int64_t p = 4 * (reverse ? groups - 1 - i : i);
+    switch (std::min<int64_t>(4, panels - p)) {
+      case 4: gemv_group<4, ACC>(a, K, packed, p, init, c); break;
+      case 3: gemv_group<3, ACC>(a, K, packed, p, init, c); break;
+      case 2: gemv_group<2, ACC>(a, K, packed, p, init, c); break;
+      default: gemv_group<1, ACC>(a, K, packed, p, init, c); break;
+    }
   }
 }
 
