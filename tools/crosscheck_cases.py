@@ -189,11 +189,16 @@ def gen_mask(r, rng):
 
 def gen_stateful(r, rng):
     shape = _shape(r)
-    if r.random() < 0.7:
+    form = r.random()
+    if form < 0.6:
         layer = rnn_layer(r)
-    else:
+    elif form < 0.85:
         layer = rnn_cells_layer(r)
+    else:
+        layer = rnn_layer(r, p_back=0)
     layer["kwargs"]["stateful"] = True
+    if form >= 0.85:
+        layer = spec("Bidirectional", layer=layer, merge_mode=r.choice(MERGE_MODES))
     n_calls = r.randint(2, 4)
     arrays, calls = {}, []
     for i in range(n_calls):
@@ -439,6 +444,18 @@ def _head(r, seq, steps, units):
     return [spec("Dense", units=units)]
 
 
+def _pre_rnn(r):
+    """Sometimes a per-step layer between the input (and its mask) and the recurrence."""
+    choice = r.random()
+    if choice < 0.15:
+        return [spec("Dense", units=r.randint(1, 4), activation=r.choice((None, "relu")))]
+    if choice < 0.25:
+        return [spec("TimeDistributed", layer=spec("Dense", units=r.randint(1, 4)))]
+    if choice < 0.3:
+        return [spec("Dropout", rate=0.2)]
+    return []
+
+
 def _model_cfg(r, input_shape, dtype, layers):
     return {"model_type": r.choice(("functional", "sequential")),
             "input": {"shape": list(input_shape), "dtype": dtype}, "layers": layers}
@@ -456,6 +473,7 @@ def gen_masking_model(r, rng):
     value = r.choice((0.0, 0.0, -1.0, 0.5))
     last_seq = r.random() < 0.4
     layers = [spec("Masking", mask_value=value)]
+    layers += _pre_rnn(r)
     layers += _stack(r, r.randint(1, 2), last_seq=last_seq)
     if r.random() < 0.7:
         layers += _head(r, last_seq, steps, r.randint(1, 3))
@@ -487,6 +505,7 @@ def gen_model(r, rng):
         layers = []
         x = _f32(rng, batch, steps, feat)
         inp = ((steps, feat), "float32")
+    layers += _pre_rnn(r)
     layers += _stack(r, r.randint(1, 3), last_seq=last_seq, dropout=dropout)
     if r.random() < 0.2:
         layers.append(spec("Dropout", rate=0.3))

@@ -56,9 +56,19 @@ def draw_case(seed, index, category=None):
         cats = list(crosscheck_cases.CATEGORY_WEIGHTS)
         category = r.choices(cats, weights=[crosscheck_cases.CATEGORY_WEIGHTS[c] for c in cats])[0]
     cfg, arrays = crosscheck_cases.GENERATORS[category](r, rng)
+    if cfg["kind"] == "train" and _squares_embedding_grads(cfg):
+        cfg["dense_embedding_gradients"] = True
     cfg["name"] = f"crosscheck_s{seed}_{index}_{category}"
     cfg["seed"] = seed
     return cfg, arrays, rng
+
+
+def _squares_embedding_grads(cfg):
+    """Keras-on-TF squares an embedding gradient per looked-up id (IndexedSlices) in these
+    optimizers, Keras-on-JAX squares the summed dense gradient; rnnkit follows TF."""
+    has_embedding = any(s["__class__"] == "Embedding" for s in cfg["model"]["layers"])
+    squares = cfg["compile"]["optimizer"]["__class__"] in ("Adam", "AdamW", "RMSprop", "Adagrad")
+    return has_embedding and squares
 
 
 def _to_numpy_structure(out, arrays, counter):

@@ -192,8 +192,9 @@ def _run_tour(args):
 def _user_errors():
     from rnnkit.data.errors import DataError
     from rnnkit.explain import SpecError
+    from rnnkit.io.run_dir import RunDirError
 
-    return (CLIError, DataError, SpecError)
+    return (CLIError, DataError, SpecError, RunDirError)
 
 
 def main(argv=None) -> int:

@@ -1,12 +1,10 @@
-"""Shared CLI helpers: the one-line user error, atomic text writes, output."""
+"""Shared CLI helpers: the one-line user error and output."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from rnnkit.utils.files import atomic_write_bytes
-
+from rnnkit.utils.text import one_line
 
 EXIT_OK, EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -16,20 +14,6 @@ class CLIError(Exception):
     subclass's `exit_code`)."""
 
     exit_code = EXIT_USAGE
-
-
-def one_line(text) -> str:
-    return " ".join(str(text).split())
-
-
-def atomic_write_text(path, text: str) -> Path:
-    """Writes `text` to `path` atomically: a temporary file in the same directory, flushed
-    and fsynced, then renamed over `path` (readers see the old or the new file, never a
-    partial one). Same mechanism as model saving."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(str(path), text.encode("utf-8"))
-    return path
 
 
 def say(*parts, file=None):

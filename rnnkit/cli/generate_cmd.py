@@ -53,8 +53,8 @@ def forecast(model, meta, length: int):
 
 
 def run(args) -> int:
-    from rnnkit.cli.checkpoint import load_run
     from rnnkit.data import CharVocab
+    from rnnkit.io.run_dir import load_run
 
     from rnnkit.variables import NonFiniteWeightsError, check_finite_weights
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from rnnkit.cli import devices
 from rnnkit.cli._common import CLIError, is_tty, say, warn
-from rnnkit.cli.checkpoint import load_run, read_meta, run_paths
+from rnnkit.io.run_dir import load_run, read_meta, run_paths
 from rnnkit.cli.train_loop import fit_with_checkpoints, start_state
 
 # Sized for the default run to take about 80 s on 2 CPU cores (measured: see README.md)

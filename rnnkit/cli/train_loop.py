@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rnnkit.cli import devices
 from rnnkit.cli._common import EXIT_DIVERGED, CLIError, is_tty, say
-from rnnkit.cli.checkpoint import run_paths, save_run
+from rnnkit.io.run_dir import run_paths, save_run
 
 
 class TrainingDiverged(CLIError):

@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 from rnnkit.explain.spec import SpecError, one_line, parse_spec, shorten
+from rnnkit.io.pipeline import load_model
+from rnnkit.io.run_dir import is_run_model_file, load_run
 
 __all__ = ["load_source", "load_for_explain", "looks_like_path", "path_exists"]
 
@@ -42,19 +44,8 @@ def load_source(text: str):
 def load_for_explain(path):
     """A model from a saved file (model.save) or an `rnnkit train` run directory."""
     p = Path(path)
-    if p.is_dir():
-        from rnnkit.cli.checkpoint import load_run
-
+    if p.is_dir() or is_run_model_file(p):
         return load_run(p)[0]
-    meta = p.parent / "meta.json"
-    if meta.exists() and p.name.startswith("model"):
-        from rnnkit.cli.checkpoint import load_run
-
-        return load_run(p.parent)[0]
-    try:
-        from rnnkit.models import load_model
-    except ImportError as err:  # pragma: no cover
-        raise SpecError(f"cannot load {p}: {err}") from None
     try:
         return load_model(str(p), compile=False)
     except ImportError as err:

@@ -11,6 +11,8 @@ import ast
 import difflib
 import inspect
 
+from rnnkit.utils.text import one_line
+
 __all__ = ["SpecError", "parse_spec", "parse_shape", "normalize_shape", "layer_names",
            "one_line", "shorten"]
 
@@ -24,10 +26,6 @@ _ECHO_CHARS = 80  # how much of a long spec or path an error message repeats
 
 class SpecError(ValueError):
     """A layer spec that cannot be parsed or built; `str(err)` is one line."""
-
-
-def one_line(text) -> str:
-    return " ".join(str(text).split())
 
 
 def shorten(text, limit: int = _ECHO_CHARS) -> str:

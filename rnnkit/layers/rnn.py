@@ -19,6 +19,16 @@ def _shape(x):
     return tuple(getattr(x, "shape", ()))
 
 
+def _zeros_after_unrolled_loop(layer, mask) -> bool:
+    """Keras' unrolled masked loop with `zero_output_for_mask` (TensorFlow backend, which
+    made the reference data) carries the previous output over masked steps like the plain
+    loop, then zeroes the output sequence where the mask, taken as given, is False. With
+    `go_backwards` the sequence is in processing order but the mask is not reversed, so
+    the zeros land on the mirrored steps; this reproduces that."""
+    return (mask is not None and layer.unroll and layer.go_backwards
+            and layer.zero_output_for_mask and layer.return_sequences)
+
+
 _FUSED_METHODS = ("rnn_step", "call", "dropout_masks", "_core_params", "fused_sequence",
                   "_fused_activations")
 
@@ -266,12 +276,14 @@ class RNN(Layer):
             flat = self._flat(self.get_initial_state(batch))
         if mask is not None and self.time_major:
             mask = jnp.swapaxes(mask, 0, 1)
+        late_zeros = _zeros_after_unrolled_loop(self, mask)
+        zero_output_for_mask = self.zero_output_for_mask and not late_zeros
         if self._use_fused(sequences, constants):
             # one fused kernel with a custom VJP (rnnkit.core.fused); same values as below
             last, seq, final = self.cell.fused_sequence(
                 sequences, flat, mask=mask, training=training,
                 go_backwards=self.go_backwards, time_major=self.time_major,
-                zero_output_for_mask=self.zero_output_for_mask,
+                zero_output_for_mask=zero_output_for_mask,
                 return_sequences=self.return_sequences, unroll=self.unroll,
                 compute_dtype=self._compute_dtype())
         else:
@@ -285,11 +297,13 @@ class RNN(Layer):
             last, seq, final = scan_rnn(
                 scan_step, nested, sequences, mask=mask, reverse=self.go_backwards,
                 unroll=self.unroll, time_major=self.time_major,
-                zero_output_for_mask=self.zero_output_for_mask,
+                zero_output_for_mask=zero_output_for_mask,
                 return_sequences=self.return_sequences)
         if self.stateful:
             for var, value in zip(self._state_vars, self._flat(final)):
                 var.assign(value)
+        if late_zeros:
+            seq = jnp.where(mask.T[:, :, None] if self.time_major else mask[:, :, None], seq, 0.0)
         output = seq if self.return_sequences else last
         if self.return_state:
             return [output] + list(final)

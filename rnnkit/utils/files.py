@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from pathlib import Path
 
 try:  # POSIX advisory locks; without them only the process-id check guards live writers
     import fcntl
@@ -215,3 +216,12 @@ def _publish_exclusive(tmp, filepath):
         os.replace(tmp, filepath)
         return
     os.unlink(tmp)
+
+
+def atomic_write_text(filepath, text: str) -> Path:
+    """`text` written to `filepath` as UTF-8 with `atomic_write_bytes`, creating the parent
+    directories; returns the path."""
+    path = Path(filepath)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(str(path), text.encode("utf-8"))
+    return path

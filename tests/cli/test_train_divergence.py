@@ -101,7 +101,7 @@ def test_divergence_after_a_good_epoch_keeps_that_epoch(capsys, tmp_path, text_f
 
 
 def test_generate_on_nan_weights_is_a_one_line_error(capsys, tmp_path, text_file):
-    from rnnkit.cli.checkpoint import load_run, save_run
+    from rnnkit.io.run_dir import load_run, save_run
 
     out_dir = tmp_path / "run"
     code, _, err = _run(capsys, "train", "--text", text_file, *SMALL, "--epochs", "1",

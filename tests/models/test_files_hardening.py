@@ -110,7 +110,7 @@ def test_generate_with_hand_edited_meta_is_one_clean_line(tmp_path, edit, capsys
                                                          monkeypatch):
     from rnnkit.cli import main
 
-    from rnnkit.cli.checkpoint import save_run
+    from rnnkit.io.run_dir import save_run
 
     inp = rnnkit.Input(shape=(None,), dtype="int32")
     model = rnnkit.Model(inp, L.Dense(3)(L.LSTM(4, return_sequences=True)(
@@ -237,11 +237,10 @@ def test_permission_error_names_the_target_simulated(tmp_path, monkeypatch):
 
 
 def test_atomic_write_is_public_and_used_by_the_cli(tmp_path):
-    from rnnkit.cli._common import atomic_write_text
-
-    atomic_write_text(tmp_path / "a.json", "{}")
+    files.atomic_write_text(tmp_path / "a.json", "{}")
     assert (tmp_path / "a.json").read_text() == "{}"
     files.atomic_write_bytes(tmp_path / "b.bin", b"\x00\x01")
     assert (tmp_path / "b.bin").read_bytes() == b"\x00\x01"
-    src = (REPO / "rnnkit" / "cli" / "_common.py").read_text()
-    assert "_atomic_write" not in src
+    # the run directories `rnnkit train` writes go through the public writer
+    src = (REPO / "rnnkit" / "io" / "run_dir.py").read_text()
+    assert "atomic_write_text" in src and "_atomic_write" not in src
