@@ -17,8 +17,8 @@ and whether its native loops read batch-major x. Every shape/mode choice (unroll
 concatenated matmul, device split, compute dtype, engine) comes from `rnnkit.core.policy`.
 
 Semantics are those of `rnnkit.core.scan.scan_rnn` over the kind's pure step:
-`xs` is time-major (T, B, D) (batch-major (B, T, D) when `cfg.batch_major_x`, which
-`fused_rnn` sets for native loops that read it in place) and already in processing order
+`xs` is time-major (T, B, D) (batch-major (B, T, D) when `cfg.batch_major`, which
+`fused_rnn` sets for native loops that read xs and write hs batch-major in place) and already in processing order
 (flipped for go_backwards) and already multiplied by the input-dropout mask; `mask` (T, B)
 bool keeps the previous state where False; `rec_mask` (B, H) multiplies h before every
 h @ U (variational recurrent dropout). States are tuples, `(h,)` or `(h, c)`. Returns
@@ -42,7 +42,8 @@ from rnnkit.core.kernels import CellKernel, get_kernel
 from rnnkit.core.kernels.common import Act
 from rnnkit.core.policy import Plan
 
-__all__ = ["Act", "SeqConfig", "run_sequence", "fused_rnn"]
+__all__ = ["Act", "SeqConfig", "run_sequence", "fused_rnn", "bidirectional_ready",
+           "bidirectional_rnn"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,9 +56,10 @@ class SeqConfig:
     recurrent_activation: Optional[Act]
     return_sequences: bool
     plan: Plan
-    # xs (and its gradient) stay batch-major (B, T, D): native loops whose spec says
-    # `batch_major` read them in place (fused_rnn sets it; everything else is time-major)
-    batch_major_x: bool = False
+    # xs, hs (and their gradients) are batch-major, (B, T, D) and (B, T, H): native loops
+    # whose spec says `batch_major` read and write them in place (fused_rnn sets it;
+    # everything else is time-major)
+    batch_major: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "kernel", get_kernel(self.kernel))
@@ -143,9 +145,9 @@ def _sharded(cfg, params, xs, state0, mask, rec_mask, mesh, axis):
     def state_spec(s):
         return jax.tree_util.tree_map(lambda _: batch, s)
 
-    out_hs = batch_tm if cfg.return_sequences else None
-    in_specs = (jax.tree_util.tree_map(lambda _: P(), params),
-                batch if cfg.batch_major_x else batch_tm, state_spec(state0),
+    seq = batch if cfg.batch_major else batch_tm
+    out_hs = seq if cfg.return_sequences else None
+    in_specs = (jax.tree_util.tree_map(lambda _: P(), params), seq, state_spec(state0),
                 None if mask is None else batch_tm, None if rec_mask is None else batch)
     out_specs = (out_hs, state_spec(state0))
 
@@ -170,8 +172,8 @@ def fused_rnn(cfg: SeqConfig, params, x, state0, *, mask=None, input_mask=None,
     """
     if (cfg.plan.engine == "native" and cfg.kernel.batch_major and not time_major
             and not reverse):
-        # native loops that read batch-major x in place: no (B, T, D) transpose
-        cfg = dataclasses.replace(cfg, batch_major_x=True)
+        # native loops that read x and write hs batch-major in place: no transposes
+        cfg = dataclasses.replace(cfg, batch_major=True)
         xs = x if input_mask is None else x * input_mask[:, None]
     else:
         xs = x if time_major else jnp.swapaxes(x, 0, 1)
@@ -185,20 +187,79 @@ def fused_rnn(cfg: SeqConfig, params, x, state0, *, mask=None, input_mask=None,
             mask = jnp.flip(mask, 0)
     hs, final = run_sequence(cfg, params, xs, state0, mask, rec_mask)
     h_T = final[0]  # the output is the first state
+
+    def per_step(m):  # a (T, B) mask laid out as hs, with a feature axis
+        return (m.T if cfg.batch_major else m)[:, :, None]
+
     if mask is None:
         last, ys = h_T, hs
     elif zero_output_for_mask:
         last = jnp.where(mask[-1][:, None], h_T, jnp.zeros_like(h_T))
-        ys = None if hs is None else jnp.where(mask[:, :, None], hs, jnp.zeros_like(hs))
+        ys = None if hs is None else jnp.where(per_step(mask), hs, jnp.zeros_like(hs))
     else:
         # the previous output is repeated on masked steps, i.e. the output is the state once
         # any step was used, and zeros before that
         last = jnp.where(jnp.any(mask, axis=0)[:, None], h_T, jnp.zeros_like(h_T))
         if hs is not None:
             seen = lax.cummax(mask.astype(jnp.int32), axis=0) > 0
-            ys = jnp.where(seen[:, :, None], hs, jnp.zeros_like(hs))
+            ys = jnp.where(per_step(seen), hs, jnp.zeros_like(hs))
         else:
             ys = None
-    if ys is not None and not time_major:
+    if ys is not None and not time_major and not cfg.batch_major:
         ys = jnp.swapaxes(ys, 0, 1)
     return last, ys, final
+
+
+# --- both directions of a Bidirectional layer in one kernel call -----------------------------
+
+def bidirectional_ready(cfg: SeqConfig) -> bool:
+    """True when `bidirectional_rnn` can run the two directions of `cfg` in one call: the
+    planned engine's loops have a `bidirectional` kernel (float32; the bf16 variants have
+    none), batch-major x, and no batch split over devices."""
+    return (cfg.loops.bidirectional is not None and cfg.kernel.batch_major
+            and cfg.plan.compute_dtype == "float32" and cfg.plan.devices == 1
+            and sharding.current() is None)
+
+
+def bidirectional_rnn(cfg: SeqConfig, params_f, params_b, x, state_f, state_b):
+    """Both directions of a Bidirectional layer over batch-first `x` (B, T, D), no mask, no
+    dropout: the same values as `fused_rnn(cfg, params_f, x, state_f)` and
+    `fused_rnn(cfg, params_b, x, state_b, reverse=True)` with the backward outputs flipped
+    to time order.
+
+    Inference runs the kind's `bidirectional` kernel: both loops in one call, one thread
+    each. The gradient runs each direction's own forward and reverse loops.
+
+    Returns `(hs (B, T, 2H) [forward | backward] or None, final_f, final_b)`.
+    """
+    cfg = dataclasses.replace(cfg, batch_major=True)
+    return _bidir(cfg, params_f, params_b, x, tuple(state_f), tuple(state_b))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _bidir(cfg, params_f, params_b, x, state_f, state_b):
+    return cfg.loops.bidirectional(cfg, params_f, params_b, x, state_f, state_b)
+
+
+def _bidir_fwd(cfg, params_f, params_b, x, state_f, state_b):
+    x_b = jnp.flip(x, 1)
+    (hs_f, final_f), res_f = cfg.loops.forward(cfg, params_f, x, state_f, None, None)
+    (hs_b, final_b), res_b = cfg.loops.forward(cfg, params_b, x_b, state_b, None, None)
+    hs = None if hs_f is None else jnp.concatenate([hs_f, jnp.flip(hs_b, 1)], axis=-1)
+    return (hs, final_f, final_b), (params_f, params_b, x, x_b, state_f, state_b, res_f, res_b)
+
+
+def _bidir_bwd(cfg, saved, g):
+    params_f, params_b, x, x_b, state_f, state_b, res_f, res_b = saved
+    d_hs, d_final_f, d_final_b = g
+    H = state_f[0].shape[-1]
+    d_f = None if d_hs is None else d_hs[..., :H]
+    d_b = None if d_hs is None else jnp.flip(d_hs[..., H:], 1)
+    dp_f, dx_f, ds_f, _ = cfg.loops.backward(cfg, params_f, x, state_f, None, None, res_f, d_f,
+                                             d_final_f)
+    dp_b, dx_b, ds_b, _ = cfg.loops.backward(cfg, params_b, x_b, state_b, None, None, res_b,
+                                             d_b, d_final_b)
+    return dp_f, dp_b, dx_f + jnp.flip(dx_b, 1), ds_f, ds_b
+
+
+_bidir.defvjp(_bidir_fwd, _bidir_bwd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from rnnkit.core import fused
 from rnnkit.layers.layer import Layer
 from rnnkit.layers.rnn import RNN
 from rnnkit.layers.serialization import deserialize, serialize
@@ -92,17 +93,24 @@ class Bidirectional(Layer):
             # layer then checks the count it gets.
             half = len(states) // 2
             fw_state, bw_state = states[:half], states[half:]
-        fw = self.forward_layer(sequences, initial_state=fw_state, mask=mask,
-                                training=training)
-        bw = self.backward_layer(sequences, initial_state=bw_state, mask=mask,
-                                 training=training)
-        if self.return_state:
-            fw, fw_states = fw[0], list(fw[1:])
-            bw, bw_states = bw[0], list(bw[1:])
-        if self.return_sequences:
-            time_axis = 0 if self.forward_layer.time_major else 1
-            bw = jnp.flip(bw, time_axis)
-        if self.merge_mode == "concat":
+        both = None if mask is not None else self._fused_call(sequences, fw_state, bw_state,
+                                                               training)
+        if both is not None:
+            fw, bw, fw_states, bw_states, _ = both
+        else:
+            fw = self.forward_layer(sequences, initial_state=fw_state, mask=mask,
+                                    training=training)
+            bw = self.backward_layer(sequences, initial_state=bw_state, mask=mask,
+                                     training=training)
+            if self.return_state:
+                fw, fw_states = fw[0], list(fw[1:])
+                bw, bw_states = bw[0], list(bw[1:])
+            if self.return_sequences:
+                time_axis = 0 if self.forward_layer.time_major else 1
+                bw = jnp.flip(bw, time_axis)
+        if both is not None and self.merge_mode == "concat" and self.return_sequences:
+            out = [both[4]]  # the kernel wrote [forward | backward] side by side
+        elif self.merge_mode == "concat":
             out = [jnp.concatenate([fw, bw], axis=-1)]
         elif self.merge_mode == "sum":
             out = [fw + bw]
@@ -115,6 +123,31 @@ class Bidirectional(Layer):
         if self.return_state:
             return out + fw_states + bw_states
         return out[0] if len(out) == 1 else out
+
+    def _fused_call(self, sequences, fw_state, bw_state, training):
+        """Both directions in one kernel call (`rnnkit.core.fused.bidirectional_rnn`) when
+        the two layers are the same fused recurrence run in opposite directions; returns
+        `(fw, bw, fw_states, bw_states, hs)` as the two layer calls would (bw in time order;
+        hs: both sequences side by side, or None), or None when it does not apply."""
+        fw_layer, bw_layer = self.forward_layer, self.backward_layer
+        if (fw_layer.go_backwards or type(fw_layer.cell) is not type(bw_layer.cell)
+                or fw_layer.cell.units != bw_layer.cell.units):
+            return None
+        fw_setup = fw_layer.fused_setup(sequences, fw_state, training)
+        bw_setup = bw_layer.fused_setup(sequences, bw_state, training)
+        if fw_setup is None or bw_setup is None or fw_setup[0] != bw_setup[0]:
+            return None
+        cfg, params_f, states_f = fw_setup
+        if not fused.bidirectional_ready(cfg):
+            return None
+        hs, final_f, final_b = fused.bidirectional_rnn(cfg, params_f, bw_setup[1], sequences,
+                                                       states_f, bw_setup[2])
+        if hs is None:
+            fw, bw = final_f[0], final_b[0]
+        else:
+            H = final_f[0].shape[-1]
+            fw, bw = hs[..., :H], hs[..., H:]
+        return fw, bw, list(final_f), list(final_b), hs
 
     def compute_mask(self, inputs, mask=None):
         out_mask = mask if self.return_sequences else None

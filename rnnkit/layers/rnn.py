@@ -263,17 +263,21 @@ class RNN(Layer):
             self._create_state_vars(shape[1 if self.time_major else 0], shape)
 
     # --- call -----------------------------------------------------------------------
+    def initial_state_list(self, batch, initial_state=None):
+        """The states a call starts from, flat: `initial_state` checked, or the stateful
+        layer's states, or zeros."""
+        if initial_state is not None:
+            return [jnp.asarray(s, self.dtype) for s in self._normalize_states(initial_state,
+                                                                               batch)]
+        if self.stateful:
+            return [v.value for v in self._state_vars]
+        return self._flat(self.get_initial_state(batch))
+
     def call(self, sequences, initial_state=None, mask=None, training=None, constants=None):
         batch = sequences.shape[1 if self.time_major else 0]
         if not jnp.issubdtype(sequences.dtype, jnp.floating):
             sequences = sequences.astype(self.dtype)
-        if initial_state is not None:
-            flat = [jnp.asarray(s, self.dtype) for s in self._normalize_states(initial_state,
-                                                                               batch)]
-        elif self.stateful:
-            flat = [v.value for v in self._state_vars]
-        else:
-            flat = self._flat(self.get_initial_state(batch))
+        flat = self.initial_state_list(batch, initial_state)
         if mask is not None and self.time_major:
             mask = jnp.swapaxes(mask, 0, 1)
         late_zeros = _zeros_after_unrolled_loop(self, mask)
@@ -320,6 +324,23 @@ class RNN(Layer):
             return False
         return (self.dtype == "float32" and sequences.dtype == jnp.float32
                 and self.cell.kernel.dtype == jnp.float32)
+
+    def fused_setup(self, sequences, initial_state=None, training=None):
+        """`(SeqConfig, params, states)` of this layer's fused kernel over `sequences` (batch
+        first, no mask) when one call of it computes exactly what `call` would and no dropout
+        applies; else None. For wrappers that run several layers' kernels together
+        (`Bidirectional`)."""
+        cell = self.cell
+        if (not _fusable_cell(cell) or not self._use_fused(sequences, None) or self.time_major
+                or self.stateful or self.activity_regularizer is not None
+                or (training and (cell.dropout or cell.recurrent_dropout))):
+            return None
+        states = tuple(self.initial_state_list(sequences.shape[0], initial_state))
+        cfg, params = cell.fused_config(sequences.shape[1], sequences, states,
+                                        return_sequences=self.return_sequences,
+                                        unroll=self.unroll,
+                                        compute_dtype=self._compute_dtype())
+        return cfg, params, states
 
     def _compute_dtype(self):
         policy = getattr(self, "_dtype_policy", None) or config.dtype_policy()

@@ -151,11 +151,24 @@ class DropoutRNNCell(Layer):
 
         Returns `(last_output, outputs or None, new_states: list)`.
         """
-        kernel = get_kernel(self._fused_kind)
         t_axis, b_axis = (0, 1) if time_major else (1, 0)
-        batch, steps, input_dim = (sequences.shape[b_axis], sequences.shape[t_axis],
-                                   sequences.shape[-1])
+        batch, input_dim = sequences.shape[b_axis], sequences.shape[-1]
         in_mask, rec_mask = self.dropout_masks(batch, input_dim, training)
+        cfg, params = self.fused_config(sequences.shape[t_axis], sequences, states,
+                                        return_sequences=return_sequences, unroll=unroll,
+                                        compute_dtype=compute_dtype, batch_axis=b_axis)
+        last, seq, final = fused.fused_rnn(
+            cfg, params, sequences, tuple(states), mask=mask, input_mask=in_mask,
+            rec_mask=rec_mask, reverse=go_backwards, time_major=time_major,
+            zero_output_for_mask=zero_output_for_mask)
+        return last, seq, list(final)
+
+    def fused_config(self, steps, sequences, states, *, return_sequences=False,
+                     unroll=False, compute_dtype="float32", batch_axis=0):
+        """`(SeqConfig, params)` of a fused call of this cell over `sequences` (`steps` time
+        steps, the batch on `batch_axis`) starting from `states`."""
+        kernel = get_kernel(self._fused_kind)
+        batch, input_dim = sequences.shape[batch_axis], sequences.shape[-1]
         act, ract = self._fused_activations()
         params = self._core_params()
         dtypes = {str(jnp.result_type(a)) for a in jax.tree_util.tree_leaves(
@@ -166,12 +179,7 @@ class DropoutRNNCell(Layer):
                            act_kinds=tuple(a.kind for a in (act, ract) if a is not None),
                            dtype=dtypes.pop() if len(dtypes) == 1 else "mixed",
                            engines=engines.available_engines(kernel, compute_dtype))
-        cfg = fused.SeqConfig(kernel, act, ract, bool(return_sequences), plan)
-        last, seq, final = fused.fused_rnn(
-            cfg, params, sequences, tuple(states), mask=mask, input_mask=in_mask,
-            rec_mask=rec_mask, reverse=go_backwards, time_major=time_major,
-            zero_output_for_mask=zero_output_for_mask)
-        return last, seq, list(final)
+        return fused.SeqConfig(kernel, act, ract, bool(return_sequences), plan), params
 
     def get_config(self):
         config = super().get_config()

@@ -154,53 +154,50 @@ class LossFunctionWrapper(Loss):
         return cls(**config)
 
 
-class MeanSquaredError(LossFunctionWrapper):
-    """Mean of squared errors; see `mean_squared_error`."""
+class _BuiltinLoss(LossFunctionWrapper):
+    """A built-in loss class: its config is `Loss`'s plus the constructor options named in
+    `_options` (stored as attributes of the same names), and `cls(**config)` rebuilds it."""
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
-        super().__init__(mean_squared_error, reduction=reduction, name=name, dtype=dtype)
+    _options: tuple[str, ...] = ()
 
     def get_config(self):
-        return Loss.get_config(self)
+        return {**Loss.get_config(self), **{k: getattr(self, k) for k in self._options}}
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
 
 
-class MeanAbsoluteError(LossFunctionWrapper):
+class MeanSquaredError(_BuiltinLoss):
+    """Mean of squared errors; see `mean_squared_error`."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, reduction=reduction, name=name, dtype=dtype)
+
+
+class MeanAbsoluteError(_BuiltinLoss):
     """Mean of absolute errors; see `mean_absolute_error`."""
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error",
                  dtype=None):
         super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
 
-    def get_config(self):
-        return Loss.get_config(self)
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-class Huber(LossFunctionWrapper):
+class Huber(_BuiltinLoss):
     """Huber loss with threshold `delta`; see `huber`."""
+
+    _options = ("delta",)
 
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss",
                  dtype=None):
         super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
         self.delta = delta
 
-    def get_config(self):
-        return {**Loss.get_config(self), "delta": self.delta}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-class BinaryCrossentropy(LossFunctionWrapper):
+class BinaryCrossentropy(_BuiltinLoss):
     """Binary crossentropy; see `binary_crossentropy`. y_true and y_pred: same shape."""
+
+    _options = ("from_logits", "label_smoothing", "axis")
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="binary_crossentropy", dtype=None):
@@ -210,17 +207,11 @@ class BinaryCrossentropy(LossFunctionWrapper):
         self.label_smoothing = label_smoothing
         self.axis = axis
 
-    def get_config(self):
-        return {**Loss.get_config(self), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-class CategoricalCrossentropy(LossFunctionWrapper):
+class CategoricalCrossentropy(_BuiltinLoss):
     """Categorical crossentropy for one-hot targets; see `categorical_crossentropy`."""
+
+    _options = ("from_logits", "label_smoothing", "axis")
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
                  reduction="sum_over_batch_size", name="categorical_crossentropy",
@@ -232,21 +223,15 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         self.label_smoothing = label_smoothing
         self.axis = axis
 
-    def get_config(self):
-        return {**Loss.get_config(self), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-class SparseCategoricalCrossentropy(LossFunctionWrapper):
+class SparseCategoricalCrossentropy(_BuiltinLoss):
     """Crossentropy for integer class ids; see `sparse_categorical_crossentropy`.
 
     With `ignore_class`, entries with that id are excluded: the default reduction
     averages over the remaining entries only.
     """
+
+    _options = ("from_logits", "ignore_class")
 
     def __init__(self, from_logits=False, ignore_class=None,
                  reduction="sum_over_batch_size", name="sparse_categorical_crossentropy",
@@ -264,14 +249,6 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
             y_true = jnp.squeeze(y_true, axis=-1)
         return values, jnp.reshape(y_true != self.ignore_class, values.shape)
-
-    def get_config(self):
-        return {**Loss.get_config(self), "from_logits": self.from_logits,
-                "ignore_class": self.ignore_class}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 # --------------------------------------------------------------------------------------

@@ -33,7 +33,8 @@ Adding a cell kind
      native         [None] the same triple calling C++ handlers through
                     `rnnkit.core.native.ffi.call`, with `source="<kind>.cc"` (a file in
                     rnnkit/core/native; the loader builds it on first use)
-     batch_major    [False] the native loops read batch-major x (B, T, D) in place
+     batch_major    [False] the native loops read batch-major x (B, T, D) and write the
+                    output sequence (B, T, H) in place (no transpose on either side)
      concat         [False] one [x_t, h] @ [[W], [U]] dot per step pays off at batch <= 8
      native_activations  [("tanh", "sigmoid", "linear")] activation kinds the native
                     loops implement (others plan the XLA engine)

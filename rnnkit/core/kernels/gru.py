@@ -224,10 +224,29 @@ def native_forward(cfg, p, xs, state0, mask, rm):
 def native_backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
     (h0,), (d_hT,) = state0, d_final
     G, Hs = res
+    if cfg.plan.compute_dtype == "float32":
+        return _native_backward_grads(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT)
+    # the bf16 loops return the gate gradients; the weight gradients are XLA GEMMs
     dZR, dPH, dPHR, dh0, drm = native_reverse(cfg, p, h0, mask, rm, G, Hs, d_hs, d_hT,
                                               reset_after=True)
     dp, dxs = param_grads(cfg, p, xs, h0, Hs, rm, flat(dZR), flat(dPH), flat(dPHR))
     return dp, dxs, (dh0,), (drm if rm is not None else None)
+
+
+def _native_backward_grads(cfg, p, xs, h0, mask, rm, G, Hs, d_hs, d_hT):
+    """The float32 reverse loop that computes dx, dW, dU and db itself (per step, and from
+    >= 64 buffered rows), writing no (T, B, 4H) gate gradients."""
+    T, B, D = xs.shape
+    H = h0.shape[-1]
+    has_bias = p.bias is not None
+    dxs, dW, dU, db, dh0, drm = ffi.call(
+        SOURCE, "rnnkit_gru_backward_grads",
+        [(T, B, D), (D, 3 * H), (H, 3 * H), (2, 3 * H) if has_bias else (0,), (B, H),
+         (B, H) if rm is not None else (0,)],
+        ffi.f32(xs), p.kernel, p.recurrent_kernel, G, Hs, h0, ffi.opt(mask, jnp.bool_),
+        ffi.opt(rm), ffi.opt(d_hs), d_hT, **ffi.act_attrs(cfg))
+    dp = type(p)(dW, dU, db if has_bias else None)
+    return dp, dxs.astype(xs.dtype), (dh0,), (drm if rm is not None else None)
 
 
 KERNEL = CellKernel(

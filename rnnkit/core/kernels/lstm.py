@@ -148,13 +148,14 @@ SOURCE = "lstm.cc"
 def _native_run(cfg, p, xs, h0, c0, mask, rm, *, hs: bool, train: bool):
     T, B, _ = ffi.tbd(cfg, xs)
     H = h0.shape[-1]
-    shapes = [(T, B, H) if hs else (0,), (B, H), (B, H),
+    seq = (B, T, H) if cfg.batch_major else (T, B, H)
+    shapes = [seq if hs else (0,), (B, H), (B, H),
               (T, B, 4 * H) if train else (0,), (T, B, H) if train else (0,)]
     source, prefix = ffi.native_source(cfg, SOURCE)
     return ffi.call(source, prefix + "_forward", shapes, ffi.f32(xs), p.kernel,
                     p.recurrent_kernel, ffi.opt(p.bias), h0, c0, ffi.opt(mask, jnp.bool_),
                     ffi.opt(rm),
-                    **ffi.act_attrs(cfg), x_batch_major=int(cfg.batch_major_x))
+                    **ffi.act_attrs(cfg), batch_major=int(cfg.batch_major))
 
 
 def native_primal(cfg, p, xs, state0, mask, rm):
@@ -185,9 +186,24 @@ def native_backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
          (B, H) if track_rm else (0,)],
         ffi.f32(xs), p.kernel, p.recurrent_kernel, G, Cs, c0, Hs, h0, ffi.opt(mask, jnp.bool_),
         ffi.opt(rm), ffi.opt(d_hs), d_hT, d_cT, **ffi.act_attrs(cfg),
-        x_batch_major=int(cfg.batch_major_x))
+        batch_major=int(cfg.batch_major))
     dp = type(p)(dW, dU, db if has_bias else None)
     return dp, dxs.astype(xs.dtype), (dh0, dc0), (drm if track_rm else None)
+
+
+def native_bidirectional(cfg, pf, pb, xs, state_f, state_b):
+    """Both directions' inference loops in one call (one thread each); see
+    `SequenceKernels.bidirectional`."""
+    B, T, _ = xs.shape
+    H = state_f[0].shape[-1]
+    ret = cfg.return_sequences
+    hs, hT, cT = ffi.call(
+        SOURCE, "rnnkit_lstm_bidirectional", [(B, T, 2 * H) if ret else (0,), (2, B, H),
+                                             (2, B, H)],
+        ffi.f32(xs), pf.kernel, pf.recurrent_kernel, ffi.opt(pf.bias), pb.kernel,
+        pb.recurrent_kernel, ffi.opt(pb.bias), jnp.stack([state_f[0], state_b[0]]),
+        jnp.stack([state_f[1], state_b[1]]), **ffi.act_attrs(cfg))
+    return (hs if ret else None), (hT[0], cT[0]), (hT[1], cT[1])
 
 
 KERNEL = CellKernel(
@@ -211,7 +227,8 @@ KERNEL = CellKernel(
     param_formula="4H·(D + H + 1)",  # + 1: the bias (use_bias=True)
     weight_shapes=dense_weight_shapes(4),
     xla=SequenceKernels(primal, forward, backward),
-    native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),
+    native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE,
+                           bidirectional=native_bidirectional),
     native_bf16_source="lstm_bf16.cc",
     batch_major=True,
     concat=True,

@@ -25,10 +25,11 @@ class SequenceKernels:
         backward(cfg, params, xs, state0, mask, rm, residuals, d_hs, d_final)
             -> (d_params, d_xs, d_state0, d_rm or None)
 
-    `cfg` is a `rnnkit.core.fused.SeqConfig`; xs (T, B, D) time-major (batch-major (B, T, D)
-    when `cfg.batch_major_x`), in processing order, input dropout applied; mask (T, B) bool
-    or None; rm (B, H) recurrent-dropout multiplier or None; hs (T, B, H) the output after
-    every step (None when `cfg.return_sequences` is False).
+    `cfg` is a `rnnkit.core.fused.SeqConfig`; xs (T, B, D) time-major, in processing order,
+    input dropout applied; mask (T, B) bool or None; rm (B, H) recurrent-dropout multiplier
+    or None; hs (T, B, H) the output after every step (None when `cfg.return_sequences` is
+    False). With `cfg.batch_major` the sequences xs, hs (and their gradients d_xs, d_hs) are
+    batch-major instead, (B, T, D) and (B, T, H); mask stays (T, B).
     """
 
     primal: Callable
@@ -36,6 +37,11 @@ class SequenceKernels:
     backward: Callable
     # native engine only: the C++ file in rnnkit/core/native that holds these loops
     source: Optional[str] = None
+    # optional, float32: the inference loops of both directions of a Bidirectional layer in
+    # one call, xs batch-major (B, T, D), no mask, no recurrent dropout:
+    #   bidirectional(cfg, params_f, params_b, xs, state0_f, state0_b)
+    #     -> (hs (B, T, 2H) [forward | backward, both in time order] or None, final_f, final_b)
+    bidirectional: Optional[Callable] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +74,8 @@ class CellKernel:
     weight_shapes: Callable
     xla: Optional[SequenceKernels] = None  # fused XLA loops (None: the generic scan runs)
     native: Optional[SequenceKernels] = None  # C++ loops (None: XLA or the scan runs)
-    # native loops read (and write the gradient of) batch-major x in place
+    # native loops read batch-major x (B, T, D) and write batch-major hs (B, T, H) in place
+    # (and the same for their gradients), so a layer transposes neither
     batch_major: bool = False
     # one [x_t, h] @ [[W], [U]] dot per step pays off at small batch (rnnkit.core.policy)
     concat: bool = False

@@ -51,8 +51,8 @@ def f32(a):
 
 
 def tbd(cfg, xs):
-    """(T, B, D) of xs, which is (B, T, D) when cfg.batch_major_x."""
-    if cfg.batch_major_x:
+    """(T, B, D) of xs, which is (B, T, D) when cfg.batch_major."""
+    if cfg.batch_major:
         B, T, D = xs.shape
         return T, B, D
     return xs.shape

@@ -303,9 +303,164 @@ ffi::Error GruBackward(F32 U, F32 gates, F32 hs, F32 h0, Mask mask, F32 rm, F32 
   return ffi::Error::Success();
 }
 
+// reset_after=True: the reverse loop that also computes dx, dW, dU and db itself, as the
+// LSTM's does, so that neither the (T, B, 4H) gate gradients nor XLA's GEMMs over them
+// are needed. Per step and row: din = [dz, dr, dh~] (the gradient of x W + b_in) and
+// drec = [dz, dr, dh~ r] (of (h rm) U + b_rec); then dh_r = drec @ U^T and dx = din @ W^T
+// (one GEMM each), and every >= kUpdateRows buffered rows dW += x^T din, dU += (h rm)^T drec.
+struct GruBwdGrads {
+  int64_t T, B, D, H, act, ract;
+  const float *xs, *gates, *hs, *h0, *rm, *d_hs, *d_hT;
+  const bool* mask;
+  const float *Ut, *Wt;  // packed U^T (3H, Nh) and W^T (3H, Nd)
+  int64_t Nh, Nd, Np;    // Np: 3H padded to whole panels
+  float *dxs, *dh0, *drm;  // drm may be nullptr
+  bool bias;
+  // per block: its share of dW (D, Np), dU (H, Np), db_in and db_rec (Np each)
+  std::vector<Floats>* partial;
+
+  void rows(int64_t b0, int64_t b1, int64_t block) const {
+    const int64_t Bt = b1 - b0, G = 4 * H, G3 = 3 * H;
+    const int64_t S = std::min(T, std::max<int64_t>(1, (kUpdateRows + Bt - 1) / Bt)), N = S * Bt;
+    Floats dh(Bt * H), X(Bt * Nh), dx(Bt * Nd), din(N * G3), drec(N * G3),
+        packed(N * Np), xc(N * D), hc(N * H), acc(drm ? Bt * H : 0, 0.0f);
+    Floats& part = (*partial)[block];
+    part.assign((D + H + 2) * Np, 0.0f);
+    float *dW = part.data(), *dU = dW + D * Np, *db_in = dU + H * Np, *db_rec = db_in + Np;
+    std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
+    int64_t n = 0;  // steps buffered
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const int64_t row0 = t * B + b0;
+      const float* h_prev = t > 0 ? hs + (row0 - B) * H : h0 + b0 * H;
+      float *in0 = &din[n * Bt * G3], *rec0 = &drec[n * Bt * G3];
+      for (int64_t r = 0; r < Bt; ++r) {
+        float* dhp = &dh[r * H];
+        if (d_hs) {
+          const float* e = d_hs + (row0 + r) * H;
+          for (int64_t j = 0; j < H; ++j) dhp[j] += e[j];
+        }
+        float *in = in0 + r * G3, *rec = rec0 + r * G3;
+        if (mask && !mask[row0 + r]) {  // a skipped step passes dh through
+          std::fill(in, in + G3, 0.0f);
+          std::fill(rec, rec + G3, 0.0f);
+          continue;
+        }
+        gru_dgates_row(gates + (row0 + r) * G, h_prev + r * H, dhp, in, in + 2 * H,
+                       rec + 2 * H, H, act, ract, true);
+        std::memcpy(rec, in, 2 * H * sizeof(float));
+      }
+      mm(rec0, G3, Bt, G3, Ut, Nh, nullptr, X.data(), Nh);  // dh_r
+      mm(in0, G3, Bt, G3, Wt, Nd, nullptr, dx.data(), Nd);  // dx_t
+      for (int64_t r = 0; r < Bt; ++r) {
+        std::memcpy(dxs + (row0 + r) * D, &dx[r * Nd], D * sizeof(float));
+        std::memcpy(&xc[(n * Bt + r) * D], xs + (row0 + r) * D, D * sizeof(float));
+        if (bias) {
+          const float *in = in0 + r * G3, *rec = rec0 + r * G3;
+          for (int64_t j = 0; j < G3; ++j) db_in[j] += in[j];
+          for (int64_t j = 2 * H; j < G3; ++j) db_rec[j] += rec[j];
+        }
+      }
+      stage_recurrent_input(h_prev, rm ? rm + b0 * H : nullptr, Bt * H, &hc[n * Bt * H]);
+      if (++n == S || t == 0) {
+        const int64_t K = n * Bt;
+        pack_rows(din.data(), K, G3, K, 0, packed.data());
+        gemm_tn_acc(xc.data(), D, D, K, packed.data(), Np, dW, Np);
+        pack_rows(drec.data(), K, G3, K, 0, packed.data());
+        gemm_tn_acc(hc.data(), H, H, K, packed.data(), Np, dU, Np);
+        n = 0;
+      }
+      // dh_{t-1} = dh_r rm + dh z; drm += h_{t-1} dh_r
+      for (int64_t r = 0; r < Bt; ++r)
+        if (!mask || mask[row0 + r])
+          gru_dh_row(&X[r * Nh], rm ? rm + (b0 + r) * H : nullptr, h_prev + r * H,
+                     drm ? &acc[r * H] : nullptr, &dh[r * H], H);
+    }
+    std::memcpy(dh0 + b0 * H, dh.data(), Bt * H * sizeof(float));
+    if (drm) std::memcpy(drm + b0 * H, acc.data(), Bt * H * sizeof(float));
+  }
+};
+
+ffi::Error GruBackwardGrads(F32 xs, F32 W, F32 U, F32 gates, F32 hs, F32 h0, Mask mask, F32 rm,
+                            F32 d_hs, F32 d_hT, F32Out dxs, F32Out dW, F32Out dU, F32Out db,
+                            F32Out dh0, F32Out drm, int64_t act, int64_t ract,
+                            int64_t threads) {
+  auto xd = xs.dimensions(), gd = gates.dimensions();
+  if (xd.size() != 3 || gd.size() != 3 || U.dimensions().size() != 2)
+    return ffi::Error::InvalidArgument(
+        "rnnkit_gru_backward_grads: xs must be (T, B, D), gates (T, B, 4H), U (H, 3H)");
+  GruBwdGrads k;
+  k.T = xd[0], k.B = xd[1], k.D = xd[2], k.H = U.dimensions()[0];
+  k.act = act, k.ract = ract;
+  const int64_t H = k.H, G3 = 3 * H;
+  if (gd[0] != k.T || gd[1] != k.B || gd[2] != 4 * H || U.dimensions()[1] != G3 ||
+      W.element_count() != static_cast<size_t>(k.D * G3) ||
+      hs.element_count() != static_cast<size_t>(k.T * k.B * H))
+    return ffi::Error::InvalidArgument(
+        "rnnkit_gru_backward_grads: xs / W / U / gates / hs shapes differ");
+  k.Nh = round_up(H, kPanel), k.Nd = round_up(k.D, kPanel), k.Np = round_up(G3, kPanel);
+  Floats ut(G3 * k.Nh), wt(G3 * k.Nd);
+  pack_transposed(U.typed_data(), H, G3, ut.data());
+  pack_transposed(W.typed_data(), k.D, G3, wt.data());
+  k.Ut = ut.data(), k.Wt = wt.data();
+  k.xs = xs.typed_data(), k.gates = gates.typed_data(), k.hs = hs.typed_data();
+  k.h0 = h0.typed_data();
+  k.rm = has(rm) ? rm.typed_data() : nullptr;
+  k.mask = mask.element_count() ? mask.typed_data() : nullptr;
+  k.d_hs = has(d_hs) ? d_hs.typed_data() : nullptr;
+  k.d_hT = d_hT.typed_data();
+  k.dxs = dxs->typed_data(), k.dh0 = dh0->typed_data();
+  k.drm = drm->element_count() ? drm->typed_data() : nullptr;
+  k.bias = has_out(db);
+  if (k.rm && !k.drm)
+    return ffi::Error::InvalidArgument("rnnkit_gru_backward_grads: rm needs a drm output");
+  const int64_t blocks = row_block_count(k.B, threads);
+  std::vector<Floats> partial(blocks);
+  k.partial = &partial;
+  for_row_blocks_indexed(k.B, blocks,
+                         [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });
+  // the blocks' shares summed into dW (D, 3H), dU (H, 3H) and db (2, 3H): [db_in, db_rec],
+  // whose z and r columns are the same sums
+  float* out_db = k.bias ? db->typed_data() : nullptr;
+  for (int64_t row = 0; row < k.D + H + 2; ++row) {
+    float* dst = row < k.D ? dW->typed_data() + row * G3
+                 : row < k.D + H ? dU->typed_data() + (row - k.D) * G3
+                 : out_db ? out_db + (row - k.D - H) * G3 : nullptr;
+    if (!dst) continue;
+    std::fill(dst, dst + G3, 0.0f);
+    for (const auto& share : partial) {
+      const float* src = share.data() + row * k.Np;
+      for (int64_t j = 0; j < G3; ++j) dst[j] += src[j];
+    }
+  }
+  if (out_db) std::memcpy(out_db + G3, out_db, 2 * H * sizeof(float));
+  return ffi::Error::Success();
+}
+
 }  // namespace
 }  // namespace rnnkit
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_gru_forward, rnnkit::GruForward, RNNKIT_GRU_FORWARD_BINDING);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_gru_backward, rnnkit::GruBackward, RNNKIT_GRU_BACKWARD_BINDING);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_gru_backward_grads, rnnkit::GruBackwardGrads,
+                              xla::ffi::Ffi::Bind()
+                                  .Arg<rnnkit::F32>()  // xs (T, B, D)
+                                  .Arg<rnnkit::F32>()  // W (D, 3H)
+                                  .Arg<rnnkit::F32>()  // U (H, 3H)
+                                  .Arg<rnnkit::F32>()  // gates (T, B, 4H)
+                                  .Arg<rnnkit::F32>()  // hs (T, B, H)
+                                  .Arg<rnnkit::F32>()  // h0 (B, H)
+                                  .Arg<rnnkit::Mask>()  // mask (T, B) or (0,)
+                                  .Arg<rnnkit::F32>()  // rm (B, H) or (0,)
+                                  .Arg<rnnkit::F32>()  // d_hs (T, B, H) or (0,)
+                                  .Arg<rnnkit::F32>()  // d_hT (B, H)
+                                  .Ret<rnnkit::F32>()  // dxs (T, B, D)
+                                  .Ret<rnnkit::F32>()  // dW (D, 3H)
+                                  .Ret<rnnkit::F32>()  // dU (H, 3H)
+                                  .Ret<rnnkit::F32>()  // db (2, 3H) or (0,)
+                                  .Ret<rnnkit::F32>()  // dh0 (B, H)
+                                  .Ret<rnnkit::F32>()  // drm (B, H) or (0,)
+                                  .Attr<int64_t>("act")
+                                  .Attr<int64_t>("ract")
+                                  .Attr<int64_t>("threads"));

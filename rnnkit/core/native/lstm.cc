@@ -6,6 +6,9 @@
 //   GEMM dz @ [U^T | W^T] for dh_{t-1} and dx_t, and the weight-gradient updates
 //   dW += x_t^T dz, dU += (h_{t-1} rm)^T dz, db += sum dz into per-thread sums (no (T, B, 4H)
 //   gradient array is ever written).
+// rnnkit_lstm_bidirectional: the inference loops of both directions of a Bidirectional
+//   layer in one call (one thread per direction), the backward one writing its outputs in
+//   time order next to the forward ones: hs (B, T, 2H) = [forward | backward].
 // Semantics: rnnkit.core.seq_lstm (mask keeps the previous state, rm multiplies h
 // before h @ U).
 #include "lstm_common.h"
@@ -15,14 +18,19 @@ namespace {
 
 struct LstmFwd {
   int64_t T, B, D, H, act, ract;
-  bool x_bm;  // xs is batch-major (B, T, D) instead of (T, B, D)
+  bool bm;  // xs and hs are batch-major, (B, T, D) and (B, T, H), instead of time-major
   const float *xs, *h0, *c0, *rm, *bias;  // bias: padded to Np, or nullptr
   const bool* mask;
   const float* WU;  // packed (D + H, Np)
   int64_t Np;
   float *hs, *hT, *cT, *gates, *cs;  // hs / gates / cs may be nullptr
+  int64_t ldh = 0;  // hs rows are ldh apart (0: H)
+  // processing step t reads x at time T - 1 - t and writes hs there (the backward direction
+  // of a Bidirectional layer, outputs in time order); mask and gates are indexed by t
+  bool rev = false;
 
   void rows(int64_t b0, int64_t b1) const {
+    const int64_t hstride = ldh ? ldh : H;
     const int64_t Bt = b1 - b0, K = D + H, G = 4 * H;
     Floats xh(Bt * K), z(Bt * Np), h(Bt * H), c(Bt * H);
     for (int64_t r = 0; r < Bt; ++r) {
@@ -37,9 +45,9 @@ struct LstmFwd {
     };
     for (int64_t r = 0; r < Bt; ++r) put_h(r);
     for (int64_t t = 0; t < T; ++t) {
-      const int64_t row0 = t * B + b0;
+      const int64_t row0 = t * B + b0, tx = rev ? T - 1 - t : t;
       for (int64_t r = 0; r < Bt; ++r)
-        std::memcpy(&xh[r * K], xs + x_row(x_bm, T, B, t, b0 + r) * D, D * sizeof(float));
+        std::memcpy(&xh[r * K], xs + seq_row(bm, T, B, tx, b0 + r) * D, D * sizeof(float));
       if (Bt == 1)  // batch 1: the GEMV keeps more FMA chains in flight than a 1-row tile
         gemv(xh.data(), K, WU, Np, bias, z.data(), t & 1);
       else
@@ -51,7 +59,8 @@ struct LstmFwd {
         float *hr = &h[r * H], *cr = &c[r * H];
         lstm_cell_row(&z[r * Np], nullptr, H, act, ract, g, !mask || mask[row0 + r], cr, hr,
                       &xh[r * K + D], rm ? rm + (b0 + r) * H : nullptr);
-        if (hs) std::memcpy(hs + (row0 + r) * H, hr, H * sizeof(float));
+        if (hs)
+          std::memcpy(hs + seq_row(bm, T, B, tx, b0 + r) * hstride, hr, H * sizeof(float));
         if (cs) std::memcpy(cs + (row0 + r) * H, cr, H * sizeof(float));
       }
     }
@@ -62,31 +71,40 @@ struct LstmFwd {
   }
 };
 
-ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F32 rm,
-                       F32Out hs, F32Out hT, F32Out cT, F32Out gates, F32Out cs,
-                       int64_t act, int64_t ract, int64_t threads, int64_t x_batch_major) {
-  auto xd = xs.dimensions();
-  if (xd.size() != 3 || U.dimensions().size() != 2)
-    return ffi::Error::InvalidArgument(
-        "rnnkit_lstm_forward: xs must be (T, B, D) or (B, T, D), U (H, 4H)");
-  LstmFwd k;
-  k.x_bm = x_batch_major != 0;
-  k.T = xd[k.x_bm ? 1 : 0], k.B = xd[k.x_bm ? 0 : 1], k.D = xd[2], k.H = U.dimensions()[0];
-  k.act = act, k.ract = ract;
+// Packs [[W], [U]] into k.WU (panels of `packed`) and the bias padded to k.Np into k.bias
+// (nullptr without one); k.D and k.H must be set.
+void pack_forward_weights(F32& W, F32& U, F32& b, LstmFwd& k, Floats& packed, Floats& bias) {
   const int64_t G = 4 * k.H;
-  if (W.element_count() != static_cast<size_t>(k.D * G) ||
-      U.element_count() != static_cast<size_t>(k.H * G))
-    return ffi::Error::InvalidArgument("rnnkit_lstm_forward: W / U shapes do not match xs");
   k.Np = round_up(G, kPanel);
-  Floats packed((k.D + k.H) * k.Np), bias;
+  packed.assign((k.D + k.H) * k.Np, 0.0f);
   pack_rows(W.typed_data(), k.D, G, k.D + k.H, 0, packed.data());
   pack_rows(U.typed_data(), k.H, G, k.D + k.H, k.D, packed.data());
+  bias.clear();
   if (has(b)) {
     bias.assign(k.Np, 0.0f);
     std::memcpy(bias.data(), b.typed_data(), G * sizeof(float));
   }
   k.WU = packed.data();
   k.bias = bias.empty() ? nullptr : bias.data();
+}
+
+ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F32 rm,
+                       F32Out hs, F32Out hT, F32Out cT, F32Out gates, F32Out cs,
+                       int64_t act, int64_t ract, int64_t threads, int64_t batch_major) {
+  auto xd = xs.dimensions();
+  if (xd.size() != 3 || U.dimensions().size() != 2)
+    return ffi::Error::InvalidArgument(
+        "rnnkit_lstm_forward: xs must be (T, B, D) or (B, T, D), U (H, 4H)");
+  LstmFwd k;
+  k.bm = batch_major != 0;
+  k.T = xd[k.bm ? 1 : 0], k.B = xd[k.bm ? 0 : 1], k.D = xd[2], k.H = U.dimensions()[0];
+  k.act = act, k.ract = ract;
+  const int64_t G = 4 * k.H;
+  if (W.element_count() != static_cast<size_t>(k.D * G) ||
+      U.element_count() != static_cast<size_t>(k.H * G))
+    return ffi::Error::InvalidArgument("rnnkit_lstm_forward: W / U shapes do not match xs");
+  Floats packed, bias;
+  pack_forward_weights(W, U, b, k, packed, bias);
   k.xs = xs.typed_data(), k.h0 = h0.typed_data(), k.c0 = c0.typed_data();
   k.rm = has(rm) ? rm.typed_data() : nullptr;
   k.mask = mask.element_count() ? mask.typed_data() : nullptr;
@@ -98,9 +116,53 @@ ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F
   return ffi::Error::Success();
 }
 
+ffi::Error LstmBidirectional(F32 xs, F32 Wf, F32 Uf, F32 bf, F32 Wb, F32 Ub, F32 bb, F32 h0,
+                             F32 c0, F32Out hs, F32Out hT, F32Out cT, int64_t act,
+                             int64_t ract, int64_t threads) {
+  auto xd = xs.dimensions();
+  if (xd.size() != 3 || Uf.dimensions().size() != 2)
+    return ffi::Error::InvalidArgument(
+        "rnnkit_lstm_bidirectional: xs must be (B, T, D), U (H, 4H)");
+  LstmFwd dir[2];
+  Floats packed[2], bias[2];
+  F32* weights[2][3] = {{&Wf, &Uf, &bf}, {&Wb, &Ub, &bb}};
+  const int64_t B = xd[0], H = Uf.dimensions()[0];
+  for (int d = 0; d < 2; ++d) {
+    LstmFwd& k = dir[d];
+    k.bm = true, k.rev = d == 1;
+    k.T = xd[1], k.B = B, k.D = xd[2], k.H = H, k.act = act, k.ract = ract;
+    F32 &W = *weights[d][0], &U = *weights[d][1], &b = *weights[d][2];
+    if (W.element_count() != static_cast<size_t>(k.D * 4 * H) ||
+        U.element_count() != static_cast<size_t>(H * 4 * H))
+      return ffi::Error::InvalidArgument(
+          "rnnkit_lstm_bidirectional: W / U shapes do not match xs");
+    pack_forward_weights(W, U, b, k, packed[d], bias[d]);
+    k.xs = xs.typed_data(), k.rm = nullptr, k.mask = nullptr;
+    k.h0 = h0.typed_data() + d * B * H, k.c0 = c0.typed_data() + d * B * H;
+    k.hT = hT->typed_data() + d * B * H, k.cT = cT->typed_data() + d * B * H;
+    k.hs = hs->element_count() ? hs->typed_data() + d * H : nullptr;
+    k.ldh = 2 * H, k.gates = nullptr, k.cs = nullptr;
+  }
+  // the threads go half to each direction (one each on two cores; both on one thread when
+  // there is only one)
+  const int64_t per_dir = std::max<int64_t>(1, row_block_count(B, threads) / 2);
+  auto run = [&](int d) {
+    for_row_blocks(B, per_dir, [&k = dir[d]](int64_t b0, int64_t b1) { k.rows(b0, b1); });
+  };
+  if (row_block_count(B, threads) >= 2) {
+    std::thread backward(run, 1);
+    run(0);
+    backward.join();
+  } else {
+    run(0);
+    run(1);
+  }
+  return ffi::Error::Success();
+}
+
 struct LstmBwd {
   int64_t T, B, D, H, act, ract;
-  bool x_bm;  // xs and dxs are batch-major (B, T, D) instead of (T, B, D)
+  bool bm;  // xs, dxs, hs and d_hs are batch-major (B, T, .) instead of time-major
   const float *xs, *gates, *cs, *c0, *hs, *h0, *rm, *d_hs, *d_hT, *d_cT;
   const bool* mask;
   const float* UW;  // packed [U^T | W^T]: (4H, NpHD), columns [0, H) -> dh, [H, H + D) -> dx
@@ -111,6 +173,10 @@ struct LstmBwd {
 
   void rows(int64_t b0, int64_t b1, int64_t block) const {
     const int64_t Bt = b1 - b0, G = 4 * H;
+    // h_{t-1} of row r of this block: hs at step t - 1, or h0
+    auto prev_h = [&](int64_t r, int64_t t) {
+      return t > 0 ? hs + seq_row(bm, T, B, t - 1, b0 + r) * H : h0 + (b0 + r) * H;
+    };
     // dW and dU are updated every S steps from the S * Bt rows buffered since the last
     // update (dz, x and h_{t-1} rm of those steps in dz / xc / hc; dzp: dz packed)
     const int64_t S = std::min(T, std::max<int64_t>(1, (kUpdateRows + Bt - 1) / Bt)), N = S * Bt;
@@ -124,14 +190,12 @@ struct LstmBwd {
     std::memcpy(dc.data(), d_cT + b0 * H, Bt * H * sizeof(float));
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t row0 = t * B + b0;
-      // h_{t-1} of this block's rows: hs[t-1] (or h0), rows H apart
-      const float* h_prev = t > 0 ? hs + (row0 - B) * H : h0 + b0 * H;
       float* dzt = &dz[n * Bt * G];
       for (int64_t r = 0; r < Bt; ++r) {
         float* dzr = dzt + r * G;
         float *dhp = &dh[r * H], *dcp = &dc[r * H];
         if (d_hs) {
-          const float* e = d_hs + (row0 + r) * H;
+          const float* e = d_hs + seq_row(bm, T, B, t, b0 + r) * H;
           for (int64_t j = 0; j < H; ++j) dhp[j] += e[j];
         }
         if (mask && !mask[row0 + r]) {  // a skipped step passes dh and dc through
@@ -149,10 +213,11 @@ struct LstmBwd {
         gemm(dzt, G, Bt, G, UW, NpHD, nullptr, out.data(), NpHD);
       // dW += x^T dz, dU += (h_{t-1} rm)^T dz over the buffered steps; db += sum of dz
       for (int64_t r = 0; r < Bt; ++r)
-        std::memcpy(&xc[(n * Bt + r) * D], xs + x_row(x_bm, T, B, t, b0 + r) * D,
+        std::memcpy(&xc[(n * Bt + r) * D], xs + seq_row(bm, T, B, t, b0 + r) * D,
                     D * sizeof(float));
-      float* ht = &hc[n * Bt * H];
-      stage_recurrent_input(h_prev, rm ? rm + b0 * H : nullptr, Bt * H, ht);
+      for (int64_t r = 0; r < Bt; ++r)
+        stage_recurrent_input(prev_h(r, t), rm ? rm + (b0 + r) * H : nullptr, H,
+                              &hc[(n * Bt + r) * H]);
       for (int64_t r = 0; r < Bt; ++r) {
         const float* dzr = dzt + r * G;
         for (int64_t j = 0; j < G; ++j) db[j] += dzr[j];
@@ -164,8 +229,8 @@ struct LstmBwd {
       }
       for (int64_t r = 0; r < Bt; ++r)
         lstm_scatter_row(&out[r * NpHD], H, D, !mask || mask[row0 + r],
-                         dxs + x_row(x_bm, T, B, t, b0 + r) * D, &dh[r * H],
-                         rm ? rm + (b0 + r) * H : nullptr, h_prev + r * H,
+                         dxs + seq_row(bm, T, B, t, b0 + r) * D, &dh[r * H],
+                         rm ? rm + (b0 + r) * H : nullptr, prev_h(r, t),
                          rm ? &acc[r * H] : nullptr);
     }
     std::memcpy(dh0 + b0 * H, dh.data(), Bt * H * sizeof(float));
@@ -177,13 +242,13 @@ struct LstmBwd {
 ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs, F32 h0,
                         Mask mask, F32 rm, F32 d_hs, F32 d_hT, F32 d_cT, F32Out dxs,
                         F32Out dW, F32Out dU, F32Out db, F32Out dh0, F32Out dc0, F32Out drm,
-                        int64_t act, int64_t ract, int64_t threads, int64_t x_batch_major) {
+                        int64_t act, int64_t ract, int64_t threads, int64_t batch_major) {
   auto xd = xs.dimensions(), gd = gates.dimensions();
   if (xd.size() != 3 || gd.size() != 3 || U.dimensions().size() != 2)
     return ffi::Error::InvalidArgument(
         "rnnkit_lstm_backward: xs must be (T, B, D) or (B, T, D), gates (T, B, 4H), U (H, 4H)");
   LstmBwd k;
-  k.x_bm = x_batch_major != 0;
+  k.bm = batch_major != 0;
   k.T = gd[0], k.B = gd[1], k.D = xd[2], k.H = U.dimensions()[0];
   const int64_t G = 4 * k.H;
   if (gd[2] != G || W.element_count() != static_cast<size_t>(k.D * G))
@@ -223,3 +288,21 @@ ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs,
 XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_forward, rnnkit::LstmForward, RNNKIT_LSTM_FORWARD_BINDING);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_backward, rnnkit::LstmBackward, RNNKIT_LSTM_BACKWARD_BINDING);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_bidirectional, rnnkit::LstmBidirectional,
+                              xla::ffi::Ffi::Bind()
+                                  .Arg<rnnkit::F32>()  // xs (B, T, D)
+                                  .Arg<rnnkit::F32>()  // forward W (D, 4H)
+                                  .Arg<rnnkit::F32>()  // forward U (H, 4H)
+                                  .Arg<rnnkit::F32>()  // forward b (4H) or (0,)
+                                  .Arg<rnnkit::F32>()  // backward W
+                                  .Arg<rnnkit::F32>()  // backward U
+                                  .Arg<rnnkit::F32>()  // backward b
+                                  .Arg<rnnkit::F32>()  // h0 (2, B, H): forward, backward
+                                  .Arg<rnnkit::F32>()  // c0 (2, B, H)
+                                  .Ret<rnnkit::F32>()  // hs (B, T, 2H) or (0,)
+                                  .Ret<rnnkit::F32>()  // hT (2, B, H)
+                                  .Ret<rnnkit::F32>()  // cT (2, B, H)
+                                  .Attr<int64_t>("act")
+                                  .Attr<int64_t>("ract")
+                                  .Attr<int64_t>("threads"));

@@ -76,7 +76,7 @@ struct Bf16LstmFwd {
     for (int64_t t = 0; t < T; ++t) {
       const int64_t row0 = t * B + b0;
       for (int64_t r = 0; r < Bt; ++r)
-        to_bf16(xs + x_row(x_bm, T, B, t, b0 + r) * D, &xh[r * Kp], D);
+        to_bf16(xs + seq_row(x_bm, T, B, t, b0 + r) * D, &xh[r * Kp], D);
       amx_gemm<false>(xh.data(), Kp, Mp, Kp, WU, Np, z.data(), Np);
       with_act_kinds(act, ract, [&](auto A, auto R) {
         for (int64_t r = 0; r < Bt; ++r) {
@@ -84,7 +84,7 @@ struct Bf16LstmFwd {
           float *hr = &h[r * H], *cr = &c[r * H];
           cell_row<A(), R()>(&z[r * Np], bias, H, gates ? gates + (row0 + r) * G : nullptr,
                              step, cr, hr, &xh[r * Kp + D], rm ? rm + (b0 + r) * H : nullptr);
-          if (hs) std::memcpy(hs + (row0 + r) * H, hr, H * sizeof(float));
+          if (hs) std::memcpy(hs + seq_row(x_bm, T, B, t, b0 + r) * H, hr, H * sizeof(float));
           if (cs) std::memcpy(cs + (row0 + r) * H, cr, H * sizeof(float));
         }
       });
@@ -166,13 +166,16 @@ struct Bf16LstmBwd {
     std::memcpy(dc.data(), d_cT + b0 * H, Bt * H * sizeof(float));
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t row0 = t * B + b0;
-      const float* h_prev = t > 0 ? hs + (row0 - B) * H : h0 + b0 * H;
+      // h_{t-1} of row r: hs at step t - 1 (laid out as xs), or h0
+      auto h_prev = [&](int64_t r) {
+        return t > 0 ? hs + seq_row(x_bm, T, B, t - 1, b0 + r) * H : h0 + (b0 + r) * H;
+      };
       float* dzt = &dz[n * Bt * G];
       for (int64_t r = 0; r < Bt; ++r) {
         float* dzr = dzt + r * G;
         float *dhp = &dh[r * H], *dcp = &dc[r * H];
         if (d_hs) {
-          const float* e = d_hs + (row0 + r) * H;
+          const float* e = d_hs + seq_row(x_bm, T, B, t, b0 + r) * H;
           for (int64_t j = 0; j < H; ++j) dhp[j] += e[j];
         }
         if (mask && !mask[row0 + r]) {
@@ -188,8 +191,8 @@ struct Bf16LstmBwd {
       // buffer x_t and h_{t-1} rm (transposed, bf16) for the weight update; db in float32
       for (int64_t r = 0; r < Bt; ++r) {
         const int64_t col = n * Bt + r;
-        put_column_bf16(xs + x_row(x_bm, T, B, t, b0 + r) * D, nullptr, D, &xcT[col], Nrp);
-        put_column_bf16(h_prev + r * H, rm ? rm + (b0 + r) * H : nullptr, H, &hcT[col], Nrp);
+        put_column_bf16(xs + seq_row(x_bm, T, B, t, b0 + r) * D, nullptr, D, &xcT[col], Nrp);
+        put_column_bf16(h_prev(r), rm ? rm + (b0 + r) * H : nullptr, H, &hcT[col], Nrp);
         const float* dzr = dzt + r * G;
         for (int64_t j = 0; j < G; ++j) db[j] += dzr[j];
       }
@@ -209,8 +212,8 @@ struct Bf16LstmBwd {
       }
       for (int64_t r = 0; r < Bt; ++r)
         lstm_scatter_row(&out[r * NpHD], H, D, !mask || mask[row0 + r],
-                         dxs + x_row(x_bm, T, B, t, b0 + r) * D, &dh[r * H],
-                         rm ? rm + (b0 + r) * H : nullptr, h_prev + r * H,
+                         dxs + seq_row(x_bm, T, B, t, b0 + r) * D, &dh[r * H],
+                         rm ? rm + (b0 + r) * H : nullptr, h_prev(r),
                          rm ? &acc[r * H] : nullptr);
     }
     std::memcpy(dh0 + b0 * H, dh.data(), Bt * H * sizeof(float));

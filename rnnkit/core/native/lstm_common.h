@@ -75,7 +75,7 @@ inline void lstm_scatter_row(const float* out, int64_t H, int64_t D, bool step, 
 // The FFI signatures, shared by the float32 and the bf16 handlers of the same loop.
 #define RNNKIT_LSTM_FORWARD_BINDING \
   xla::ffi::Ffi::Bind() \
-  .Arg<rnnkit::F32>()  /* xs (T, B, D), or (B, T, D) with x_batch_major */ \
+  .Arg<rnnkit::F32>()  /* xs (T, B, D), or (B, T, D) with batch_major */ \
   .Arg<rnnkit::F32>()  /* W (D, 4H) */ \
   .Arg<rnnkit::F32>()  /* U (H, 4H) */ \
   .Arg<rnnkit::F32>()  /* b (4H) or (0,) */ \
@@ -83,7 +83,7 @@ inline void lstm_scatter_row(const float* out, int64_t H, int64_t D, bool step, 
   .Arg<rnnkit::F32>()  /* c0 (B, H) */ \
   .Arg<rnnkit::Mask>()  /* mask (T, B) or (0,) */ \
   .Arg<rnnkit::F32>()  /* rm (B, H) or (0,) */ \
-  .Ret<rnnkit::F32>()  /* hs (T, B, H) or (0,) */ \
+  .Ret<rnnkit::F32>()  /* hs (T, B, H), (B, T, H) with batch_major, or (0,) */ \
   .Ret<rnnkit::F32>()  /* hT (B, H) */ \
   .Ret<rnnkit::F32>()  /* cT (B, H) */ \
   .Ret<rnnkit::F32>()  /* gates (T, B, 4H) or (0,) */ \
@@ -91,20 +91,20 @@ inline void lstm_scatter_row(const float* out, int64_t H, int64_t D, bool step, 
   .Attr<int64_t>("act") \
   .Attr<int64_t>("ract") \
   .Attr<int64_t>("threads") \
-  .Attr<int64_t>("x_batch_major")
+  .Attr<int64_t>("batch_major")
 #define RNNKIT_LSTM_BACKWARD_BINDING \
   xla::ffi::Ffi::Bind() \
-  .Arg<rnnkit::F32>()  /* xs (T, B, D), or (B, T, D) with x_batch_major */ \
+  .Arg<rnnkit::F32>()  /* xs (T, B, D), or (B, T, D) with batch_major */ \
   .Arg<rnnkit::F32>()  /* W (D, 4H) */ \
   .Arg<rnnkit::F32>()  /* U (H, 4H) */ \
   .Arg<rnnkit::F32>()  /* gates (T, B, 4H) */ \
   .Arg<rnnkit::F32>()  /* cs (T, B, H) */ \
   .Arg<rnnkit::F32>()  /* c0 (B, H) */ \
-  .Arg<rnnkit::F32>()  /* hs (T, B, H) */ \
+  .Arg<rnnkit::F32>()  /* hs (T, B, H), or (B, T, H) with batch_major */ \
   .Arg<rnnkit::F32>()  /* h0 (B, H) */ \
   .Arg<rnnkit::Mask>()  /* mask (T, B) or (0,) */ \
   .Arg<rnnkit::F32>()  /* rm (B, H) or (0,) */ \
-  .Arg<rnnkit::F32>()  /* d_hs (T, B, H) or (0,) */ \
+  .Arg<rnnkit::F32>()  /* d_hs, laid out as hs, or (0,) */ \
   .Arg<rnnkit::F32>()  /* d_hT (B, H) */ \
   .Arg<rnnkit::F32>()  /* d_cT (B, H) */ \
   .Ret<rnnkit::F32>()  /* dxs, laid out as xs */ \
@@ -117,4 +117,4 @@ inline void lstm_scatter_row(const float* out, int64_t H, int64_t D, bool step, 
   .Attr<int64_t>("act") \
   .Attr<int64_t>("ract") \
   .Attr<int64_t>("threads") \
-  .Attr<int64_t>("x_batch_major")
+  .Attr<int64_t>("batch_major")

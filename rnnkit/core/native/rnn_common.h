@@ -414,9 +414,9 @@ inline void sum_weight_grads(const std::vector<Floats>& partial, int64_t D,
   }
 }
 
-// The row of x_t for batch row b: xs (T, B, D) time-major, or (B, T, D) batch-major (read
-// in place, sparing XLA a transpose of the input).
-inline int64_t x_row(bool batch_major, int64_t T, int64_t B, int64_t t, int64_t b) {
+// The row of step t for batch row b in a sequence array: (T, B, X) time-major, or (B, T, X)
+// batch-major (read and written in place, sparing XLA a transpose on either side).
+inline int64_t seq_row(bool batch_major, int64_t T, int64_t B, int64_t t, int64_t b) {
   return batch_major ? b * T + t : t * B + b;
 }
 
