@@ -156,7 +156,9 @@ def record_on_keras(cfg, arrays, rng):
         else:
             _record_train(keras, cfg, arrays, rng)
     except Exception as exc:  # noqa: BLE001 - any Keras refusal marks the config invalid
-        raise KerasRefused(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from exc
+        lines = [t.strip() for t in str(exc).splitlines() if t.strip()]
+        why = next((t for t in reversed(lines) if not t.startswith(("•", "Arguments"))), "")
+        raise KerasRefused(f"{type(exc).__name__}: {why[:200]}") from exc
     for v in arrays.values():
         if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
             raise KerasRefused("Keras produced non-finite values")
