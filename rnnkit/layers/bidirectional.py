@@ -131,7 +131,7 @@ class Bidirectional(Layer):
         hs: both sequences side by side, or None), or None when it does not apply."""
         fw_layer, bw_layer = self.forward_layer, self.backward_layer
         if (fw_layer.go_backwards or type(fw_layer.cell) is not type(bw_layer.cell)
-                or fw_layer.cell.units != bw_layer.cell.units):
+                or fw_layer.cell.state_size != bw_layer.cell.state_size):
             return None
         fw_setup = fw_layer.fused_setup(sequences, fw_state, training)
         bw_setup = bw_layer.fused_setup(sequences, bw_state, training)

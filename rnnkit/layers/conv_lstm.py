@@ -2,8 +2,8 @@
 
 An `RNN` over frames: inputs (B, T, *S, C) (channels_last) or (B, T, C, *S)
 (channels_first); the whole sequence runs as one compiled computation of
-`rnnkit.core.kernels.conv_lstm.conv_lstm_sequence` (the input convolution of all steps
-batched, the recurrent convolution per step).
+`rnnkit.core.kernels.conv_lstm.conv_lstm_sequence` (each step convolves its frame and the
+state; its gradient batches the input convolution of all steps).
 """
 
 from __future__ import annotations

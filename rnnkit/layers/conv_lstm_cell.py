@@ -4,8 +4,11 @@ its validation, the weights and Keras's dropout masks."""
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rnnkit import activations, constraints, initializers, regularizers
 from rnnkit import random as rk_random
@@ -19,9 +22,9 @@ DATA_FORMATS = ("channels_last", "channels_first")
 def _int_tuple(owner: str, arg: str, value, rank: int) -> tuple:
     """`3` -> (3, 3) for rank 2; a list/tuple must have `rank` positive ints."""
     example = ", ".join(["3"] * rank)
-    items = value if isinstance(value, (list, tuple)) else [value] * rank
+    items = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value] * rank
     ok = len(items) == rank and all(
-        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in items)
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in items)
     if not ok:
         raise ValueError(
             f"{owner} expects `{arg}` to be a positive int or a tuple of {rank} positive "
@@ -75,13 +78,14 @@ class ConvLSTMCell(Layer):
         if rank not in (1, 2, 3):
             raise ValueError(f"{owner} supports rank 1, 2 or 3 convolutions. Received: "
                              f"rank={rank!r}.")
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
+        if isinstance(filters, bool) or not isinstance(filters, numbers.Integral) \
+                or filters <= 0:
             raise ValueError(
                 f"{owner} expects `filters` to be a positive integer (the channels of the "
                 f"output and states). Received: filters={filters!r}. For example: "
                 f"{owner}(32, 3).")
         super().__init__(**kwargs)
-        self.rank, self.filters = rank, filters
+        self.rank, self.filters = rank, int(filters)
         (self.kernel_size, self.strides, self.padding, self.data_format,
          self.dilation_rate) = check_geometry(owner, rank, kernel_size, strides, padding,
                                               data_format, dilation_rate)

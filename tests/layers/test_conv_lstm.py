@@ -238,6 +238,12 @@ def test_bad_arguments_raise_one_clear_error(kwargs, word):
     assert word in str(info.value)
 
 
+def test_numpy_integers_are_accepted_like_keras():
+    layer = L.ConvLSTM2D(np.int64(2), kernel_size=(np.int64(3), 3), strides=np.array([1, 1]))
+    assert layer.kernel_size == (3, 3) and layer.strides == (1, 1)
+    assert all(type(v) is int for v in layer.kernel_size + layer.strides)
+
+
 def test_bad_inputs_raise_clear_errors():
     layer = L.ConvLSTM2D(2, 3)
     with pytest.raises(ValueError, match=r"rank 5.*Received inputs.shape=\(2, 3, 5, 2\).*"

@@ -266,30 +266,30 @@ def _rec_weight_grad(h_prev, dz, U, rm):
     return jnp.concatenate(per_gate, axis=-1).reshape(U.shape)
 
 
-def _run(static, U, xw, h0, c0, keep, rm, save):
-    act, ract, unroll = static
+def _run(static, params, xs, h0, c0, keep, im, rm, save):
+    """The loop itself: each step convolves its frame and the state. With `save`, also the
+    (h, c, z) of every step, which the backward loop reads."""
+    act, ract, unroll, geometry = static
+    W, U, b = params
 
     def body(carry, inp):
         h, c = carry
-        xw_t, k_t = inp
-        z = xw_t + _rec(h, U, rm)
+        x_t, k_t = inp
+        xm, gx = _per_gate(x_t, im)
+        z = input_conv(xm, W, geometry, gx) + _rec(h, U, rm)
+        if b is not None:
+            z = z + _bias_shape(b, z.ndim)
         st, _ = _gates(z, c, act, ract)
         h_new, c_new = _keep(k_t, st.h, h), _keep(k_t, st.c, c)
         return (h_new, c_new), ((h_new, c_new, z) if save else h_new)
 
-    (_, c_last), out = lax.scan(body, (h0, c0), (xw, keep), unroll=unroll)
+    (_, c_last), out = lax.scan(body, (h0, c0), (xs, keep), unroll=unroll)
     return c_last, out
 
 
-def _recurrence_fwd(static, U, xw, h0, c0, keep, rm):
-    """xw (T, B, *S', 4F) = W * x_t + b in processing order; keep (T, B) 1.0/0.0 or None;
-    rm (4, B, *S', F) or None. Returns ((h after every step, final c), residuals)."""
-    c_last, (hs, cs, zs) = _run(static, U, xw, h0, c0, keep, rm, save=True)
-    return (hs, c_last), (U, h0, c0, keep, rm, hs, cs, zs)
-
-
 def _recurrence_bwd(static, res, cts):
-    act, ract, unroll = static
+    """dU, dz of every step (= d(W * x_t + b)), dh0, dc0 from the saved (h, c, z)."""
+    act, ract, unroll, _ = static
     U, h0, c0, keep, rm, hs, cs, zs = res
     d_hs, d_c_last = cts
     c_prev = jnp.concatenate([c0[None], cs[:-1]], axis=0)
@@ -320,13 +320,12 @@ def _recurrence_bwd(static, res, cts):
 
 
 
-# --- the whole sequence: per-step input convolution to run, hoisted one to differentiate ----
-# Inference: convolving each frame inside the step measured ~5x faster than one convolution
-# over all B*T frames before the loop (XLA:CPU reads the 4F-wide precomputed slice of every
-# step slowly inside the gate fusion, and the big convolution itself is slower than T small
-# ones; ConvLSTM2D(32, 3x3) at B8 T10 32x32x8, see benchmarks/PERF_NOTES.md). Training: the
-# forward pass hoists the input convolution, so its gradient (dW, db, dx) is one batched
-# convolution VJP after `_recurrence`'s backward loop.
+# --- the whole sequence ----------------------------------------------------------------------
+# Each step convolves its own frame: measured ~1.8x faster (to run) than one input
+# convolution over all B*T frames before the loop, whose 4F-wide result XLA:CPU then reads
+# slowly inside the loop (ConvLSTM2D(32, 3x3) at B8 T10 32x32x8, see
+# benchmarks/PERF_NOTES.md). The gradient of the input convolution does not depend on the
+# state: it is one convolution VJP over all B*T frames after the backward loop.
 
 def _input_all(xs, W, b, im, geometry):
     """xs (T, B, *S, C) -> W * x_t + b for every step, (T, B, *S', 4F), as one convolution."""
@@ -343,37 +342,20 @@ def _input_all(xs, W, b, im, geometry):
 def _sequence(static, params, xs, h0, c0, keep, im, rm):
     """xs (T, B, *S, C) in processing order; keep (T, B) 1.0/0.0 or None; im / rm: dropout
     masks (4, B, ...) or None. Returns (h after every step (T, B, *S', F), final c)."""
-    act, ract, unroll, geometry = static
-    W, U, b = params
-
-    def body(carry, inp):
-        h, c = carry
-        x_t, k_t = inp
-        xm, gx = _per_gate(x_t, im)
-        z = input_conv(xm, W, geometry, gx) + _rec(h, U, rm)
-        if b is not None:
-            z = z + _bias_shape(b, z.ndim)
-        st, _ = _gates(z, c, act, ract)
-        h_new = _keep(k_t, st.h, h)
-        return (h_new, _keep(k_t, st.c, c)), h_new
-
-    (_, c_last), hs = lax.scan(body, (h0, c0), (xs, keep), unroll=unroll)
+    c_last, hs = _run(static, params, xs, h0, c0, keep, im, rm, save=False)
     return hs, c_last
 
 
 def _sequence_fwd(static, params, xs, h0, c0, keep, im, rm):
-    act, ract, unroll, geometry = static
-    xw = _input_all(xs, params.kernel, params.bias, im, geometry)
-    out, res = _recurrence_fwd((act, ract, unroll), params.recurrent_kernel, xw, h0, c0,
-                               keep, rm)
-    return out, (res, params, xs, im)
+    c_last, (hs, cs, zs) = _run(static, params, xs, h0, c0, keep, im, rm, save=True)
+    res = (params.recurrent_kernel, h0, c0, keep, rm, hs, cs, zs)
+    return (hs, c_last), (res, params, xs, im)
 
 
 def _sequence_bwd(static, res, cts):
-    act, ract, unroll, geometry = static
     rec_res, params, xs, im = res
-    dU, dxw, dh0, dc0, dkeep, drm = _recurrence_bwd((act, ract, unroll), rec_res, cts)
-    _, pullback = jax.vjp(lambda x, W, b: _input_all(x, W, b, im, geometry), xs,
+    dU, dxw, dh0, dc0, dkeep, drm = _recurrence_bwd(static, rec_res, cts)
+    _, pullback = jax.vjp(lambda x, W, b: _input_all(x, W, b, im, static[3]), xs,
                           params.kernel, params.bias)
     dxs, dW, db = pullback(dxw)
     zero = (lambda a: None if a is None else jnp.zeros_like(a))
