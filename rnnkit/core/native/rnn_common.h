@@ -424,3 +424,39 @@ inline bool has(const F32& b) { return b.element_count() > 0; }
 inline bool has_out(F32Out& b) { return b->element_count() > 0; }
 
 }  // namespace rnnkit
+
+// The SimpleRNN FFI signatures, shared by the float32 (simple_rnn.cc) and the bf16
+// (simple_rnn_bf16.cc) handlers.
+#define RNNKIT_SRNN_FORWARD_BINDING \
+  xla::ffi::Ffi::Bind() \
+  .Arg<rnnkit::F32>()   /* xs (T, B, D) */ \
+  .Arg<rnnkit::F32>()   /* W (D, H) */ \
+  .Arg<rnnkit::F32>()   /* U (H, H) */ \
+  .Arg<rnnkit::F32>()   /* b (H) or (0,) */ \
+  .Arg<rnnkit::F32>()   /* h0 (B, H) */ \
+  .Arg<rnnkit::Mask>()  /* mask (T, B) or (0,) */ \
+  .Arg<rnnkit::F32>()   /* rm (B, H) or (0,) */ \
+  .Ret<rnnkit::F32>()   /* hs (T, B, H) or (0,) */ \
+  .Ret<rnnkit::F32>()   /* hT (B, H) */ \
+  .Attr<int64_t>("act") \
+  .Attr<int64_t>("threads")
+
+#define RNNKIT_SRNN_BACKWARD_BINDING \
+  xla::ffi::Ffi::Bind() \
+  .Arg<rnnkit::F32>()   /* xs (T, B, D) */ \
+  .Arg<rnnkit::F32>()   /* W (D, H) */ \
+  .Arg<rnnkit::F32>()   /* U (H, H) */ \
+  .Arg<rnnkit::F32>()   /* hs (T, B, H): the forward's states */ \
+  .Arg<rnnkit::F32>()   /* h0 (B, H) */ \
+  .Arg<rnnkit::Mask>()  /* mask (T, B) or (0,) */ \
+  .Arg<rnnkit::F32>()   /* rm (B, H) or (0,) */ \
+  .Arg<rnnkit::F32>()   /* d_hs (T, B, H) or (0,) */ \
+  .Arg<rnnkit::F32>()   /* d_hT (B, H) */ \
+  .Ret<rnnkit::F32>()   /* dxs (T, B, D) */ \
+  .Ret<rnnkit::F32>()   /* dW (D, H) */ \
+  .Ret<rnnkit::F32>()   /* dU (H, H) */ \
+  .Ret<rnnkit::F32>()   /* db (H) or (0,) */ \
+  .Ret<rnnkit::F32>()   /* dh0 (B, H) */ \
+  .Ret<rnnkit::F32>()   /* drm (B, H) or (0,) */ \
+  .Attr<int64_t>("act") \
+  .Attr<int64_t>("threads")

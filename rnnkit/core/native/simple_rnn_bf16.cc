@@ -253,36 +253,5 @@ ffi::Error Bf16SrnnBackward(F32 xs, F32 W, F32 U, F32 hs, F32 h0, Mask mask, F32
 }  // namespace
 }  // namespace rnnkit
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_simple_rnn_bf16_forward, rnnkit::Bf16SrnnForward,
-                              xla::ffi::Ffi::Bind()
-                                  .Arg<rnnkit::F32>()   // xs (T, B, D)
-                                  .Arg<rnnkit::F32>()   // W (D, H)
-                                  .Arg<rnnkit::F32>()   // U (H, H)
-                                  .Arg<rnnkit::F32>()   // b (H) or (0,)
-                                  .Arg<rnnkit::F32>()   // h0 (B, H)
-                                  .Arg<rnnkit::Mask>()  // mask (T, B) or (0,)
-                                  .Arg<rnnkit::F32>()   // rm (B, H) or (0,)
-                                  .Ret<rnnkit::F32>()   // hs (T, B, H) or (0,)
-                                  .Ret<rnnkit::F32>()   // hT (B, H)
-                                  .Attr<int64_t>("act")
-                                  .Attr<int64_t>("threads"));
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_simple_rnn_bf16_backward, rnnkit::Bf16SrnnBackward,
-                              xla::ffi::Ffi::Bind()
-                                  .Arg<rnnkit::F32>()   // xs (T, B, D)
-                                  .Arg<rnnkit::F32>()   // W (D, H)
-                                  .Arg<rnnkit::F32>()   // U (H, H)
-                                  .Arg<rnnkit::F32>()   // hs (T, B, H): the forward's states
-                                  .Arg<rnnkit::F32>()   // h0 (B, H)
-                                  .Arg<rnnkit::Mask>()  // mask (T, B) or (0,)
-                                  .Arg<rnnkit::F32>()   // rm (B, H) or (0,)
-                                  .Arg<rnnkit::F32>()   // d_hs (T, B, H) or (0,)
-                                  .Arg<rnnkit::F32>()   // d_hT (B, H)
-                                  .Ret<rnnkit::F32>()   // dxs (T, B, D)
-                                  .Ret<rnnkit::F32>()   // dW (D, H)
-                                  .Ret<rnnkit::F32>()   // dU (H, H)
-                                  .Ret<rnnkit::F32>()   // db (H) or (0,)
-                                  .Ret<rnnkit::F32>()   // dh0 (B, H)
-                                  .Ret<rnnkit::F32>()   // drm (B, H) or (0,)
-                                  .Attr<int64_t>("act")
-                                  .Attr<int64_t>("threads"));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_simple_rnn_bf16_forward, rnnkit::Bf16SrnnForward, RNNKIT_SRNN_FORWARD_BINDING);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_simple_rnn_bf16_backward, rnnkit::Bf16SrnnBackward, RNNKIT_SRNN_BACKWARD_BINDING);
