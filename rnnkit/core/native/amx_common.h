@@ -68,6 +68,12 @@ inline BF16 to_bf16(float x) {
   return out;
 }
 
+// VNNI pair interleave for _mm512_permutex2var_epi16: index c -> even slot 2c from the first
+// row, odd slot 2c + 1 from the second.
+alignas(64) inline constexpr uint16_t kVnniInterleave[32] = {
+    0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
+    8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+
 // Packs rows [k0, k0 + rows) of a VNNI-packed (Kp, 16 * NT) operand from a float32
 // source whose rows are `ld` floats apart; column block j (16 columns) of the operand is
 // `width(j)` source columns from `first(j)`, zeros after them. Rows outside any call stay
@@ -91,11 +97,7 @@ inline void pack_vnni_rows_mapped(const float* src, int64_t rows, int64_t NT, in
       for (int64_t c = 0; c < 16; ++c) tile[2 * c] = vals[c];
     }
   };
-  // index c -> even slot 2c from the first row, odd slot 2c + 1 from the second
-  alignas(64) static const uint16_t kInterleave[32] = {
-      0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
-      8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
-  const __m512i idx = _mm512_load_si512(kInterleave);
+  const __m512i idx = _mm512_load_si512(kVnniInterleave);
   int64_t r = 0;
   if (k0 % 2) one_row(r++);
   for (; r + 2 <= rows; r += 2) {
@@ -128,10 +130,7 @@ inline void pack_vnni_rows_bf16(const BF16* src, int64_t rows, int64_t NT, int64
       for (int64_t c = 0; c < 16; ++c) tile[2 * c] = src[r * ld + j * 16 + c];
     }
   };
-  alignas(64) static const uint16_t kInterleave[32] = {
-      0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
-      8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
-  const __m512i idx = _mm512_load_si512(kInterleave);
+  const __m512i idx = _mm512_load_si512(kVnniInterleave);
   int64_t r = 0;
   if (k0 % 2) one_row(r++);
   for (; r + 2 <= rows; r += 2) {
