@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from typing import Optional
 
 import jax
@@ -267,21 +268,46 @@ _bidir.defvjp(_bidir_fwd, _bidir_bwd)
 
 # --- consecutive layers of one kind in one kernel call --------------------------------------
 
-def stack_ready(cfgs) -> bool:
-    """True when `stacked_rnn` can run the layers of `cfgs` (>= 2, bottom first) in one call:
-    one cell kind with the same activations, every layer on the native engine in float32 on
-    one device with the same thread setting, every layer but the last returning its
-    sequence, and the kind's `stack` kernel built and loaded."""
+# the stacked call starts a thread per layer: below this many multiply-adds per call
+# (~0.1 ms of one core) the threads cost more than they give
+STACK_MIN_MACS = 1 << 24
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def stack_ready(cfgs, params, x_shape) -> bool:
+    """True when `stacked_rnn` should run the layers of `cfgs` (>= 2, bottom first, with
+    `params`) over batch-first inputs of `x_shape` in one call:
+
+    - one cell kind with the same activations, every layer on the native engine in float32
+      on one device with the default thread count, every layer but the last returning its
+      sequence, and the kind's `stack` kernel built and loaded;
+    - a core for every layer, of which the batch split of one layer (one thread per 8 rows)
+      would leave some idle: at B64 on two cores the wavefront over the layers measured no
+      faster than the split, and one thread running two layers step by step is slower than
+      layer after layer (benchmarks/PERF_NOTES.md, lever 15);
+    - at least `STACK_MIN_MACS` multiply-adds in the call.
+    """
     if len(cfgs) < 2:
         return False
     first = cfgs[0]
     same = all(c.kernel is first.kernel and c.activation == first.activation
                and c.recurrent_activation == first.recurrent_activation
                and c.plan.engine == "native" and c.plan.compute_dtype == "float32"
-               and c.plan.devices == 1 and c.plan.threads == first.plan.threads
-               for c in cfgs)
+               and c.plan.devices == 1 and c.plan.threads == 0 for c in cfgs)
     if not (same and first.kernel.batch_major and sharding.current() is None
             and all(c.return_sequences for c in cfgs[:-1])):
+        return False
+    batch, steps = x_shape[0], x_shape[1]
+    n = cores()
+    if not len(cfgs) <= n or min(n, batch // 8) >= len(cfgs):
+        return False
+    macs = steps * batch * sum(p.kernel.size + p.recurrent_kernel.size for p in params)
+    if macs < STACK_MIN_MACS:
         return False
     loops = first.loops
     return loops.stack is not None and native.load(loops.stack_source)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from rnnkit import config
 from rnnkit.core import fused
 from rnnkit.layers.rnn import RNN
 
@@ -34,9 +35,13 @@ def stack_setup(layers, x, training=None):
     - each layer's own fused kernel applies to it (`RNN.fused_setup`: a built-in cell,
       float32, no activity regularizer; dropout is off at inference);
     - the kernel side agrees (`fused.stack_ready`: one cell kind with the same
-      activations, the native engine on one device, a `stack` kernel that builds).
+      activations, the native engine on one device, a `stack` kernel that builds, a core
+      per layer that a batch split would leave idle, enough work for the threads);
+    - `rnnkit.config.set_stacked_layers(True)` (opt-in: measured only on a loaded machine,
+      where the per-step hand-off between the threads made it slower).
     """
-    if (len(layers) < 2 or training or not all(chainable(layer) and layer.built
+    if (not config.stacked_layers_enabled() or len(layers) < 2 or training
+            or not all(chainable(layer) and layer.built
                                                for layer in layers)
             or not all(layer.return_sequences for layer in layers[:-1])
             or x.dtype != jnp.float32):
@@ -52,7 +57,7 @@ def stack_setup(layers, x, training=None):
         states.append(setup[2])
         units = setup[2][0].shape[-1]
         seq = jax.ShapeDtypeStruct((x.shape[0], x.shape[1], units), jnp.float32)
-    if not fused.stack_ready(cfgs):
+    if not fused.stack_ready(cfgs, params, x.shape):
         return None
     return cfgs, params, states
 

@@ -29,9 +29,16 @@ from rnnkit.models import functional
 
 
 @pytest.fixture(autouse=True)
-def _native_or_skip():
+def _stacking_on(monkeypatch):
+    """The native loops or a skip; stacked calls switched on, for any machine: 8 cores and
+    no minimum of work (the kernel itself still uses the cores it finds)."""
     if "native" not in engines.available_engines(get_kernel("lstm"), "float32"):
         pytest.skip("the native LSTM loops do not run on this machine")
+    monkeypatch.setattr(fused, "cores", lambda: 8)
+    monkeypatch.setattr(fused, "STACK_MIN_MACS", 0)
+    config.set_stacked_layers(True)
+    yield
+    config.set_stacked_layers(False)
 
 
 @pytest.fixture
@@ -68,13 +75,13 @@ def _xla(model, x):
         config.set_native_kernels(True)
 
 
-# batch 1: the GEMV; 5: one thread for all layers; 13 and 24: one thread per layer (two
-# cores), partial register blocks
+# batch 1: the GEMV; 5 and 13: partial register blocks; 3 layers on a 2-core machine: two
+# layers share a thread
 @pytest.mark.parametrize("units,last_sequences,batch", [
     ((16, 24), False, 1),
     ((16, 24), True, 5),
     ((32, 32), False, 13),
-    ((24, 8, 40), True, 24),
+    ((24, 8, 40), True, 20),
     ((40, 40, 40), False, 13),
 ])
 def test_stacked_model_matches_layer_by_layer(stacked, monkeypatch, units, last_sequences,
@@ -131,7 +138,6 @@ def test_every_thread_layout_and_split_gives_per_layer_values(monkeypatch, threa
     setups = _chain((24, 40, 16), x, seed=threads)
     cfgs = [dataclasses.replace(c, plan=dataclasses.replace(c.plan, threads=threads))
             for c, _, _ in setups]
-    assert fused.stack_ready(cfgs)
     hs, finals = fused.stacked_rnn(cfgs, [p for _, p, _ in setups], x,
                                    [s for _, _, s in setups])
     want_hs, want_finals = _per_layer(setups, x)
@@ -217,6 +223,18 @@ def test_mask_training_and_branches_fall_back(stacked):
                                L.GRU(6)])
     mixed.predict_on_batch(x)
     assert stacked == [(2, False)]  # an LSTM under a GRU: two kinds, layer by layer
+
+
+def test_large_batches_and_the_switch_keep_the_batch_split(stacked, monkeypatch):
+    model = _two_lstm_model()
+    x = np.random.default_rng(9).normal(size=(16, 7, 4)).astype(np.float32)
+    monkeypatch.setattr(fused, "cores", lambda: 2)
+    model.predict_on_batch(x)  # 16 rows: the batch split already uses both cores
+    assert stacked == [(2, False)]
+    stacked.clear()
+    config.set_stacked_layers(False)
+    _two_lstm_model().predict_on_batch(x[:4])
+    assert stacked == [(2, False)]
 
 
 def test_stack_setup_rule():

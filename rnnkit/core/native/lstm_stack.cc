@@ -9,9 +9,19 @@
 // each on its own cache line). With more threads than layers the batch is also split into
 // groups of rows, each a wavefront of its own.
 //
+// Where it pays (measured, benchmarks/PERF_NOTES.md lever 15): when each layer gets a core
+// the batch split would leave idle (small batches). A thread running two layers step by
+// step is slower than one running them one after the other (both layers' weights cycle
+// through its L2 every step), and at B64 on two cores the full-batch tiles were no faster
+// than the 32-row halves of the batch split.
+//
+// RNNKIT_STACK_MOVED=n (tests and tuning): move n panels at every boundary instead of the
+// balanced count.
+//
 // Semantics: L consecutive rnnkit_lstm_forward calls (batch-major, no mask, no recurrent
-// dropout), every layer but the last returning its sequence; the values are the same to the
-// last bit (same GEMM, same cell row) except where the row split of the GEMM differs.
+// dropout), every layer but the last returning its sequence: the same GEMM and cell row,
+// bit for bit, except at batch 1 with moved panels (the GEMV sums its products in another
+// order there: float32 rounding).
 #include <atomic>
 #include <cstdlib>
 
@@ -20,7 +30,7 @@
 namespace rnnkit {
 namespace {
 
-constexpr int64_t kRing = 4;  // h_t slots between two layers: the producer runs <= 4 steps ahead
+constexpr int64_t kRing = 16;  // h_t slots between two layers: the producer runs <= 16 steps ahead
 
 // The cell math of one row costs about what this many K rows of its GEMM cost (the 64-row
 // cell pass of H256 ~ 35 us against 407 us for the K512 GEMM): used to balance the threads.
@@ -34,7 +44,7 @@ struct alignas(64) Progress {  // steps finished by one layer of one row group
 // then yields, so a thread whose peer was descheduled on a busy machine gives its core away.
 inline void wait_for(const Progress& p, int64_t want) {
   for (int spins = 0; p.done.load(std::memory_order_acquire) < want; ++spins) {
-    if (spins < 4096)
+    if (spins < 64)
       _mm_pause();
     else
       sched_yield();
@@ -184,8 +194,11 @@ std::vector<int64_t> layer_groups(const std::vector<Layer>& layers, int64_t part
   for (int64_t l = 0; l < L && static_cast<int64_t>(start.size()) < parts; ++l) {
     acc += step_cost(layers[l]);
     const int64_t g = static_cast<int64_t>(start.size());
-    // cut after layer l once this group holds its share, leaving a layer for each later one
-    if (acc * parts >= total * g && L - (l + 1) >= parts - g) start.push_back(l + 1);
+    // cut after layer l once this group holds its share (or when each later group needs
+    // one of the layers left), never leaving a later group without one
+    const int64_t left = L - (l + 1), groups_left = parts - g;
+    if (left >= groups_left && (acc * parts >= total * g || left == groups_left))
+      start.push_back(l + 1);
   }
   start.push_back(L);
   return start;
@@ -244,9 +257,12 @@ ffi::Error LstmStack(F32 xs, ffi::RemainingArgs weights, F32Out hs, F32Out final
     D = ly.H;
   }
   k.hs = hs->element_count() ? hs->typed_data() : nullptr;
-  // threads: as many as a batch split would use; one per layer group, and with threads to
+  // threads: `threads` when given; else as many as a batch split would use, and at least
+  // one per layer while there are cores for it. One per layer group, and with threads to
   // spare for every layer, groups of rows as well
-  const int64_t P = row_block_count(k.B, threads);
+  const int64_t P = threads > 0 ? row_block_count(k.B, threads)
+                                : std::max(row_block_count(k.B, 0),
+                                           std::min<int64_t>(k.L, usable_cpus()));
   const int64_t row_groups = std::max<int64_t>(1, std::min(P / k.L, k.B));
   const int64_t parts = std::min(k.L, std::max<int64_t>(1, P / row_groups));
   const std::vector<int64_t> start = layer_groups(k.layers, parts);
