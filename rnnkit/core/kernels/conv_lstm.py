@@ -9,10 +9,11 @@ as Keras stores them. With `*` for convolution:
     c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ act(g)
     h_t = σ(o) ⊙ act(c_t)               the output is h_t
 
-Each convolution covers the four gates at once. To run, `conv_lstm_sequence` convolves
-each frame inside its step (measured faster); to differentiate, the input convolution,
-which does not depend on the state, is ONE convolution over B*T frames before the loop, and
-its gradient one convolution VJP after the backward loop.
+Each convolution covers the four gates at once. On CPU, where `native_applies`, a native
+loop (rnnkit/core/native/conv_lstm.cc) runs the forward. Otherwise, to run,
+`conv_lstm_sequence` convolves each frame inside its step (measured faster). To
+differentiate (either forward), the input convolution, which does not depend on the state,
+is ONE convolution VJP over all B*T frames after the backward loop.
 """
 
 from __future__ import annotations
@@ -378,7 +379,8 @@ _sequence.defvjp(_sequence_fwd, _sequence_bwd)
 # Both convolutions as one implicit GEMM per row of output pixels, fused with the gate math,
 # the output rows split over the cores (XLA runs the per-step convolution on one core).
 # ConvLSTM2D(32, 3x3) at B8 T10 32x32x8: see benchmarks/PERF_NOTES.md ("native loop").
-# It runs the primal only; under differentiation the XLA forward and VJP above run.
+# Under differentiation it also writes the (h, c, z) of every step, and `_sequence`'s XLA
+# backward runs on them.
 
 SOURCE = "conv_lstm.cc"
 NATIVE_THREADS = 0  # threads of the native loop; 0: one per usable core (tests force splits)
