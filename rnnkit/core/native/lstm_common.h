@@ -57,11 +57,12 @@ inline void lstm_dz_row(const float* g, const float* c_t, const float* c_prev, c
 }
 
 // After a reverse step's product out = dz @ [U^T | W^T] (one row: H values of dh_{t-1}, then
-// D of dx_t): writes dx_t, and where the step was not masked dh_{t-1} = out_h * rm, with
-// drm += h_{t-1} * out_h accumulated into acc (m, acc: nullptr without recurrent dropout).
+// D of dx_t): writes dx_t (dx: nullptr when not wanted), and where the step was not masked
+// dh_{t-1} = out_h * rm, with drm += h_{t-1} * out_h accumulated into acc (m, acc: nullptr
+// without recurrent dropout).
 inline void lstm_scatter_row(const float* out, int64_t H, int64_t D, bool step, float* dx,
                              float* dh, const float* m, const float* h_prev, float* acc) {
-  std::memcpy(dx, out + H, D * sizeof(float));
+  if (dx) std::memcpy(dx, out + H, D * sizeof(float));
   if (!step) return;
   if (!m) return (void)std::memcpy(dh, out, H * sizeof(float));
   for (int64_t j = 0; j < H; ++j) {
