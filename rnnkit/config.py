@@ -8,6 +8,10 @@ None of these change results beyond float32 rounding, except the opt-in bf16 pol
 - `set_native_kernels(enabled)` / env `RNNKIT_NATIVE=0`: the native C++ time loops of
   `rnnkit.core.native` (CPU, float32, AVX-512F), compiled once per machine. On by
   default where they apply; off runs the same fused kernels on XLA.
+- `set_stacked_layers(enabled)` / env `RNNKIT_STACKED_LAYERS=1`: consecutive LSTM layers
+  of a model run at inference as one native call with one thread per layer, where a batch
+  split would leave cores idle (batches under 8 rows per layer). Opt-in: measured only on
+  a loaded machine, where it was slower (benchmarks/PERF_NOTES.md, lever 15).
 - `set_cpu_devices(n)` / env `RNNKIT_CPU_DEVICES=n`: split XLA:CPU into `n` devices
   (must run before JAX initialises its backend) so the XLA kernels run each part of the
   batch on its own core (the native loops do this themselves). Opt-in; see
@@ -40,6 +44,7 @@ import os
 _state = {
     "fast_paths": True,
     "native": True,
+    "stacked_layers": False,
     "cpu_devices": None,  # int once set_cpu_devices ran (or RNNKIT_CPU_DEVICES was read)
     "dtype_policy": "float32",
     "compilation_cache": None,
@@ -70,6 +75,17 @@ def set_native_kernels(enabled: bool = True) -> None:
 
 def native_kernels_enabled() -> bool:
     return _state["native"] and _state["fast_paths"]
+
+
+def set_stacked_layers(enabled: bool = True) -> None:
+    """Runs chains of LSTM layers at inference as one native call, a thread per layer,
+    where that gives them cores a batch split leaves idle (`rnnkit.layers.rnn_stack`).
+    Off by default. Takes effect for calls traced afterwards."""
+    _state["stacked_layers"] = bool(enabled)
+
+
+def stacked_layers_enabled() -> bool:
+    return _state["stacked_layers"] and native_kernels_enabled()
 
 
 # --- batch split over CPU devices --------------------------------------------------------
@@ -139,6 +155,8 @@ def _apply_env() -> None:
     apply("RNNKIT_ASYNC_DISPATCH", set_async_dispatch,
           lambda v: v.strip().lower() not in ("0", "false", "no", "off"))
     apply("RNNKIT_MALLOC_TUNING", set_malloc_tuning,
+          lambda v: v.strip().lower() not in ("0", "false", "no", "off"))
+    apply("RNNKIT_STACKED_LAYERS", set_stacked_layers,
           lambda v: v.strip().lower() not in ("0", "false", "no", "off"))
     apply("RNNKIT_DTYPE_POLICY", set_dtype_policy)
     apply("RNNKIT_COMPILATION_CACHE", enable_compilation_cache)

@@ -31,19 +31,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from typing import Optional
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from rnnkit.core import sharding
+from rnnkit.core import native, sharding
 from rnnkit.core.kernels import CellKernel, get_kernel
 from rnnkit.core.kernels.common import Act
 from rnnkit.core.policy import Plan
 
 __all__ = ["Act", "SeqConfig", "run_sequence", "fused_rnn", "bidirectional_ready",
-           "bidirectional_rnn"]
+           "bidirectional_rnn", "stack_ready", "stacked_rnn"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,3 +264,93 @@ def _bidir_bwd(cfg, saved, g):
 
 
 _bidir.defvjp(_bidir_fwd, _bidir_bwd)
+
+
+# --- consecutive layers of one kind in one kernel call --------------------------------------
+
+# the stacked call starts a thread per layer: below this many multiply-adds per call
+# (~0.1 ms of one core) the threads cost more than they give
+STACK_MIN_MACS = 1 << 24
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def stack_ready(cfgs, params, x_shape) -> bool:
+    """True when `stacked_rnn` should run the layers of `cfgs` (>= 2, bottom first, with
+    `params`) over batch-first inputs of `x_shape` in one call:
+
+    - one cell kind with the same activations, every layer on the native engine in float32
+      on one device with the default thread count, every layer but the last returning its
+      sequence, and the kind's `stack` kernel built and loaded;
+    - a core for every layer, of which the batch split of one layer (one thread per 8 rows)
+      would leave some idle: at B64 on two cores the wavefront over the layers measured no
+      faster than the split, and one thread running two layers step by step is slower than
+      layer after layer (benchmarks/PERF_NOTES.md, lever 15);
+    - at least `STACK_MIN_MACS` multiply-adds in the call.
+    """
+    if len(cfgs) < 2:
+        return False
+    first = cfgs[0]
+    same = all(c.kernel is first.kernel and c.activation == first.activation
+               and c.recurrent_activation == first.recurrent_activation
+               and c.plan.engine == "native" and c.plan.compute_dtype == "float32"
+               and c.plan.devices == 1 and c.plan.threads == 0 for c in cfgs)
+    if not (same and first.kernel.batch_major and sharding.current() is None
+            and all(c.return_sequences for c in cfgs[:-1])):
+        return False
+    batch, steps = x_shape[0], x_shape[1]
+    n = cores()
+    if not len(cfgs) <= n or min(n, batch // 8) >= len(cfgs):
+        return False
+    macs = steps * batch * sum(p.kernel.size + p.recurrent_kernel.size for p in params)
+    if macs < STACK_MIN_MACS:
+        return False
+    loops = first.loops
+    return loops.stack is not None and native.load(loops.stack_source)
+
+
+def stacked_rnn(cfgs, params, x, states):
+    """Layers stacked over batch-first `x` (B, T, D), no mask, no dropout: the same values
+    as `fused_rnn` layer after layer, each layer's output sequence the next one's input.
+
+    Inference runs the kind's `stack` kernel (a wavefront over the layers, one thread each).
+    The gradient runs each layer's own forward and reverse loops.
+
+    Returns `(hs (B, T, H) of the last layer or None, finals: a state tuple per layer)`.
+    """
+    cfgs = tuple(dataclasses.replace(c, batch_major=True) for c in cfgs)
+    return _stack(cfgs, tuple(params), x, tuple(tuple(s) for s in states))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _stack(cfgs, params, x, states):
+    return cfgs[0].loops.stack(cfgs, params, x, states)
+
+
+def _stack_fwd(cfgs, params, x, states):
+    inputs, residuals, finals, hs = [], [], [], x
+    for cfg, p, s in zip(cfgs, params, states):
+        inputs.append(hs)
+        (hs, final), res = cfg.loops.forward(cfg, p, hs, s, None, None)
+        residuals.append(res)
+        finals.append(final)
+    return (hs, tuple(finals)), (params, tuple(inputs), states, tuple(residuals))
+
+
+def _stack_bwd(cfgs, saved, g):
+    params, inputs, states, residuals = saved
+    d_hs, d_finals = g
+    dps, dss = [None] * len(cfgs), [None] * len(cfgs)
+    for i in reversed(range(len(cfgs))):
+        cfg = cfgs[i]
+        dps[i], d_hs, dss[i], _ = cfg.loops.backward(cfg, params[i], inputs[i], states[i],
+                                                     None, None, residuals[i], d_hs,
+                                                     d_finals[i])
+    return tuple(dps), d_hs, tuple(dss)
+
+
+_stack.defvjp(_stack_fwd, _stack_bwd)

@@ -8,6 +8,7 @@ import jax
 from rnnkit import symbolic
 from rnnkit.layers.input_layer import InputLayer
 from rnnkit.layers.layer import Layer
+from rnnkit.layers.rnn_stack import chainable, stack_call
 
 
 def _flatten(tree):
@@ -34,6 +35,7 @@ class Graph:
                     "Model(inputs, outputs) expects symbolic tensors from rnnkit.Input(...) "
                     f"and from layers called on them. Received: {t!r}.")
         self.nodes = self._topological_nodes()
+        self.chains = self._layer_chains()
 
     def _topological_nodes(self):
         order, done, active = [], set(), set()
@@ -61,6 +63,39 @@ class Graph:
             visit(t)
         return order
 
+    def _layer_chains(self):
+        """Chains of >= 2 recurrent-layer calls, each taking the previous one's output as its
+        only input, with no other user of that output (`rnnkit.layers.rnn_stack`): the first
+        node's id -> the chain's nodes. `run` tries each chain as one stacked kernel call."""
+        users = {}
+        for node in self.nodes:
+            for t in node.inputs:
+                users.setdefault(id(t), []).append(node)
+        model_outputs = {id(t) for t in self.output_list}
+
+        def plain(node):  # layer(x) with nothing else: no initial state, mask or options
+            return (chainable(node.layer) and len(node.args) == 1 and not node.kwargs
+                    and len(node.inputs) == 1 and symbolic.is_symbolic(node.args[0]))
+
+        def successor(node):
+            outs = _flatten(node.outputs)
+            if len(outs) != 1 or id(outs[0]) in model_outputs:
+                return None
+            nxt = users.get(id(outs[0]), [])
+            return nxt[0] if len(nxt) == 1 and plain(nxt[0]) else None
+
+        chains, taken = {}, set()
+        for node in self.nodes:
+            if id(node) in taken or not plain(node):
+                continue
+            chain = [node]
+            while (nxt := successor(chain[-1])) is not None and id(nxt) not in taken:
+                chain.append(nxt)
+            if len(chain) >= 2:
+                chains[id(node)] = chain
+                taken.update(id(n) for n in chain)
+        return chains
+
     @property
     def layers(self):
         seen, out = set(), []
@@ -80,10 +115,21 @@ class Graph:
         masks = input_masks or [None] * len(self.input_list)
         for t, x, m in zip(self.input_list, input_values, masks):
             values[id(t)] = (x, m)
+        done = set()  # the later nodes of chains that ran as one stacked call
         for node in self.nodes:
             layer = node.layer
-            if isinstance(layer, InputLayer):
+            if isinstance(layer, InputLayer) or id(node) in done:
                 continue
+            chain = self.chains.get(id(node))
+            if chain is not None and values[id(node.inputs[0])][1] is None:
+                x = values[id(node.inputs[0])][0]
+                out = stack_call([n.layer for n in chain], x, training)
+                if out is not None:
+                    last = chain[-1]
+                    values[id(_flatten(last.outputs)[0])] = (out,
+                                                             last.layer.compute_mask(x, None))
+                    done.update(id(n) for n in chain)
+                    continue
             args = _replace(node.args, lambda t: values[id(t)][0])
             kwargs = _replace(node.kwargs, lambda t: values[id(t)][0])
             first = _flatten(node.args[0])

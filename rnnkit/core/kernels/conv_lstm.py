@@ -26,7 +26,11 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from rnnkit import config
+from rnnkit.core import native
+from rnnkit.core.kernels.common import Act
 from rnnkit.core.kernels.spec import CellKernel
+from rnnkit.core.native import ffi
 from rnnkit.core.scan import resolve_unroll, scan_rnn
 
 Array = jax.Array
@@ -187,6 +191,12 @@ def conv_lstm_sequence(params: ConvLSTMParams, state: ConvLSTMState, xs: Array, 
 
     Returns `(last (B, *S', F), outputs (B, T, *S', F) or None, ConvLSTMState)`.
     """
+    static = (activation, recurrent_activation, resolve_unroll(unroll, xs.shape[1]), geometry)
+    if fused and native_applies(params, state, xs, activation, recurrent_activation,
+                                input_masks, recurrent_masks, mask):
+        seq, h_last, c_last = _native_sequence(static + (reverse, return_sequences), params,
+                                               xs, state.h, state.c)
+        return h_last, seq, ConvLSTMState(h_last, c_last)
     if not fused:
         def step(st, x_t):
             return conv_lstm_step(params, st, x_t, geometry=geometry, activation=activation,
@@ -202,7 +212,6 @@ def conv_lstm_sequence(params: ConvLSTMParams, state: ConvLSTMState, xs: Array, 
         xs_t = jnp.flip(xs_t, 0)
         keep = None if keep is None else jnp.flip(keep, 0)
     keep_f = None if keep is None else keep.astype(xs_t.dtype)
-    static = (activation, recurrent_activation, resolve_unroll(unroll, xs.shape[1]), geometry)
     hs, c_last = _sequence(static, params, xs_t, state.h, state.c, keep_f, input_masks,
                            recurrent_masks)
     ys = hs
@@ -363,6 +372,91 @@ def _sequence_bwd(static, res, cts):
 
 
 _sequence.defvjp(_sequence_fwd, _sequence_bwd)
+
+
+# --- native inference loop (rnnkit/core/native/conv_lstm.cc) ------------------------------
+# Both convolutions as one implicit GEMM per row of output pixels, fused with the gate math,
+# the output rows split over the cores (XLA runs the per-step convolution on one core).
+# ConvLSTM2D(32, 3x3) at B8 T10 32x32x8: see benchmarks/PERF_NOTES.md ("native loop").
+# It runs the primal only; under differentiation the XLA forward and VJP above run.
+
+SOURCE = "conv_lstm.cc"
+NATIVE_THREADS = 0  # threads of the native loop; 0: one per usable core (tests force splits)
+
+
+def native_applies(params, state, xs, activation, recurrent_activation, input_masks=None,
+                   recurrent_masks=None, mask=None) -> bool:
+    """THE rule for when `conv_lstm_sequence` runs the native loop instead of XLA's: native
+    kernels on (`rnnkit.config.set_native_kernels`), the CPU backend, 1-3 spatial axes,
+    float32 inputs, weights and states, activations tanh / sigmoid / linear, and no step
+    mask or dropout masks. Builds and loads the library on first use (False when it
+    cannot)."""
+    arrays = [xs, state.h, state.c, params.kernel, params.recurrent_kernel]
+    arrays += [] if params.bias is None else [params.bias]
+    if not config.native_kernels_enabled() or jax.default_backend() != "cpu":
+        return False
+    if mask is not None or input_masks is not None or recurrent_masks is not None:
+        return False
+    if not 1 <= xs.ndim - 3 <= 3 or any(a.dtype != jnp.float32 for a in arrays):
+        return False
+    kinds = (Act(activation).kind, Act(recurrent_activation).kind)
+    if any(k not in ffi.ACT_CODES for k in kinds):
+        return False
+    return native.load(SOURCE)
+
+
+def _native_call(static, params, xs, h0, c0):
+    """xs (B, T, *S, C) -> (hs (B, T, *S', F) in processing order or None, h_T, c_T)."""
+    act, ract, _, geometry, reverse, return_sequences = static
+    rank = xs.ndim - 3
+    ksize = params.kernel.shape[:rank]
+    pads = _pads(xs.shape[2:-1], ksize, geometry.strides, geometry.dilation_rate,
+                 geometry.padding)
+    if any(map(sum, pads)):  # the loop reads its input taps without bounds checks
+        xs = jnp.pad(xs, [(0, 0), (0, 0)] + pads + [(0, 0)])
+    lead = (1,) * (3 - rank)
+    s, d = lead + tuple(geometry.strides), lead + tuple(geometry.dilation_rate)
+    seq = (xs.shape[:2] + h0.shape[1:]) if return_sequences else (0,)
+    hs, h_last, c_last = ffi.call(
+        SOURCE, "rnnkit_conv_lstm_forward", [seq, h0.shape, c0.shape], xs, params.kernel,
+        params.recurrent_kernel, ffi.opt(params.bias), h0, c0,
+        act=ffi.ACT_CODES[Act(act).kind], ract=ffi.ACT_CODES[Act(ract).kind],
+        threads=NATIVE_THREADS, reverse=int(reverse), sd=s[0], sh=s[1], sw=s[2], dd=d[0],
+        dh=d[1], dw=d[2])
+    return (hs if return_sequences else None), h_last, c_last
+
+
+def _time_major(static, xs):
+    xs_t = jnp.swapaxes(xs, 0, 1)
+    return jnp.flip(xs_t, 0) if static[4] else xs_t
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _native_sequence(static, params, xs, h0, c0):
+    """static: (act, ract, unroll, geometry, reverse, return_sequences); xs (B, T, *S, C).
+    Returns (hs (B, T, *S', F) or None, h_T, c_T)."""
+    return _native_call(static, params, xs, h0, c0)
+
+
+def _native_sequence_fwd(static, params, xs, h0, c0):
+    (hs, c_last), res = _sequence_fwd(static[:4], params, _time_major(static, xs), h0, c0,
+                                      None, None, None)
+    seq = jnp.swapaxes(hs, 0, 1) if static[5] else None
+    return (seq, hs[-1], c_last), res
+
+
+def _native_sequence_bwd(static, res, cts):
+    d_seq, d_h_last, d_c_last = cts
+    steps = res[2].shape[0]  # the time-major xs
+    d_hs = jnp.swapaxes(d_seq, 0, 1) if static[5] else jnp.zeros(
+        (steps,) + d_h_last.shape, d_h_last.dtype)
+    d_hs = d_hs.at[-1].add(d_h_last)
+    dp, dxs_t, dh0, dc0, *_ = _sequence_bwd(static[:4], res, (d_hs, d_c_last))
+    dxs = jnp.swapaxes(jnp.flip(dxs_t, 0) if static[4] else dxs_t, 0, 1)
+    return dp, dxs, dh0, dc0
+
+
+_native_sequence.defvjp(_native_sequence_fwd, _native_sequence_bwd)
 
 
 KERNEL = CellKernel(

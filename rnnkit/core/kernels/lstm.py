@@ -206,6 +206,31 @@ def native_bidirectional(cfg, pf, pb, xs, state_f, state_b):
     return (hs if ret else None), (hT[0], cT[0]), (hT[1], cT[1])
 
 
+STACK_SOURCE = "lstm_stack.cc"
+
+
+def native_stack(cfgs, params, xs, states):
+    """L stacked layers' inference loops in one call, as a wavefront over the layers
+    (lstm_stack.cc); see `SequenceKernels.stack`."""
+    B, T, _ = xs.shape
+    units = [s[0].shape[-1] for s in states]
+    ret = cfgs[-1].return_sequences
+    operands = []
+    for p, (h0, c0) in zip(params, states):
+        operands += [p.kernel, p.recurrent_kernel, ffi.opt(p.bias), h0, c0]
+    hs, flat_finals = ffi.call(
+        STACK_SOURCE, "rnnkit_lstm_stack",
+        [(B, T, units[-1]) if ret else (0,), (sum(2 * B * H for H in units),)],
+        ffi.f32(xs), *operands, **ffi.act_attrs(cfgs[0]))
+    finals, at = [], 0
+    for H in units:
+        hT = flat_finals[at:at + B * H].reshape(B, H)
+        cT = flat_finals[at + B * H:at + 2 * B * H].reshape(B, H)
+        finals.append((hT, cT))
+        at += 2 * B * H
+    return (hs if ret else None), tuple(finals)
+
+
 KERNEL = CellKernel(
     kind="lstm",
     gates=4,
@@ -228,7 +253,8 @@ KERNEL = CellKernel(
     weight_shapes=dense_weight_shapes(4),
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE,
-                           bidirectional=native_bidirectional),
+                           bidirectional=native_bidirectional, stack=native_stack,
+                           stack_source=STACK_SOURCE),
     native_bf16_source="lstm_bf16.cc",
     batch_major=True,
     concat=True,

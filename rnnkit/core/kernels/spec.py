@@ -42,6 +42,13 @@ class SequenceKernels:
     #   bidirectional(cfg, params_f, params_b, xs, state0_f, state0_b)
     #     -> (hs (B, T, 2H) [forward | backward, both in time order] or None, final_f, final_b)
     bidirectional: Optional[Callable] = None
+    # optional, float32 inference: L >= 2 layers of this kind stacked (each layer's sequence
+    # the next one's input) in one call from `stack_source`, xs batch-major, no mask, no
+    # recurrent dropout:
+    #   stack(cfgs, params, xs, states0) -> (hs (B, T, H_L) of the last layer or None,
+    #                                          finals: one state tuple per layer)
+    stack: Optional[Callable] = None
+    stack_source: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
