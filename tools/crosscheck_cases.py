@@ -19,6 +19,9 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "hard_sigmoid", "softsign", 
                "swish", "gelu", "relu6")
 RECURRENT_ACTIVATIONS = ("sigmoid", "hard_sigmoid", "relu", "linear", "tanh")
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+# rarer activations (and None, Keras' "linear"), drawn now and then
+MORE_ACTIVATIONS = (None, "selu", "softplus", "mish", "silu", "hard_silu", "leaky_relu",
+                    "exponential")
 
 # category -> relative frequency when no --category is given (the golden counts)
 CATEGORY_WEIGHTS = {"basic": 46, "initial_state": 13, "mask": 27, "stateful": 7,
@@ -44,7 +47,7 @@ def cell_kwargs(r, kind, *, dropout=False):
     """Kwargs shared by a layer and its cell: units, activations, bias options."""
     kw = {"units": r.randint(1, 5)}
     if r.random() < 0.35:
-        kw["activation"] = r.choice(ACTIVATIONS)
+        kw["activation"] = r.choice(ACTIVATIONS if r.random() < 0.7 else MORE_ACTIVATIONS)
     if kind != "SimpleRNN" and r.random() < 0.35:
         kw["recurrent_activation"] = r.choice(RECURRENT_ACTIVATIONS)
     if r.random() < 0.2:
@@ -89,13 +92,18 @@ def layer_states(layer_spec):
     if cls in RNN_LAYERS:
         return [kw["units"]] * N_STATES[cls]
     if cls == "RNN":
-        cells = kw["cell"]
-        if isinstance(cells, dict) and cells["__class__"] == "StackedRNNCells":
-            cells = cells["kwargs"]["cells"]
+        cells = _cells_of(kw["cell"])
         if isinstance(cells, list):
             return [_cell_states(c) for c in cells]
         return _cell_states(cells)
     raise ValueError(cls)
+
+
+def _cells_of(cell):
+    """An RNN's `cell` argument as one cell spec or a list of them (StackedRNNCells opened)."""
+    if isinstance(cell, dict) and cell["__class__"] == "StackedRNNCells":
+        return cell["kwargs"]["cells"]
+    return cell
 
 
 def _cell_states(c):
@@ -218,9 +226,11 @@ def rnn_cells_layer(r, *, dropout=False, p_zero=0.0):
         kind = r.choice(RNN_LAYERS)
         return spec(CELL_OF[kind], **cell_kwargs(r, kind, dropout=dropout))
 
-    form = r.choice(("cell", "cell", "list", "stacked"))
+    form = r.choice(("cell", "cell", "list", "one_cell_list", "stacked"))
     if form == "cell":
         cells = cell()
+    elif form == "one_cell_list":  # RNN([cell]): a one-cell StackedRNNCells
+        cells = [cell()]
     elif form == "list":
         cells = [cell() for _ in range(r.randint(1, 3))]
     else:
@@ -327,6 +337,43 @@ def _add_regularizers(r, kw, *, activity=True):
             kw[name] = regularizer(r)
 
 
+def constraint(r):
+    form = r.choice(("MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm"))
+    kw = {}
+    if form == "MaxNorm":
+        kw = {"max_value": r.choice((0.5, 1.0, 2.0)), "axis": r.choice((0, 1))}
+    elif form == "UnitNorm":
+        kw = {"axis": r.choice((0, 1))}
+    elif form == "MinMaxNorm":
+        kw = {"min_value": 0.2, "max_value": r.choice((0.5, 1.0)),
+              "rate": r.choice((1.0, 0.5)), "axis": r.choice((0, 1))}
+    return spec(form, "constraints", **kw)
+
+
+def weighted_kwargs(layer_spec):
+    """The kwargs dicts holding kernel/recurrent/bias options in a layer spec: the layer's,
+    its cells', or those of a Bidirectional's layers."""
+    cls, kw = layer_spec["__class__"], layer_spec["kwargs"]
+    if cls == "Bidirectional":
+        out = weighted_kwargs(kw["layer"])
+        return out + (weighted_kwargs(kw["backward_layer"]) if "backward_layer" in kw else [])
+    if cls == "RNN":
+        cells = _cells_of(kw["cell"])
+        return [c["kwargs"] for c in (cells if isinstance(cells, list) else [cells])]
+    return [kw] if cls in RNN_LAYERS or cls.startswith("ConvLSTM") else []
+
+
+def _add_constraints(r, kw):
+    """Constraints only act in training (after each optimizer step); bias ones need a
+    bias, and UnitNorm/MaxNorm of a 1-D bias take axis 0."""
+    for name in ("kernel_constraint", "recurrent_constraint", "bias_constraint"):
+        if r.random() < 0.5:
+            c = constraint(r)
+            if name == "bias_constraint" and "axis" in c["kwargs"]:
+                c["kwargs"]["axis"] = 0
+            kw[name] = c
+
+
 def gen_regularizers(r, rng):
     shape = _shape(r)
     form = r.random()
@@ -335,15 +382,15 @@ def gen_regularizers(r, rng):
         _add_regularizers(r, layer["kwargs"])
     elif form < 0.8:
         layer = rnn_cells_layer(r)
-        cells = layer["kwargs"]["cell"]
-        if isinstance(cells, dict) and cells["__class__"] == "StackedRNNCells":
-            cells = cells["kwargs"]["cells"]
-        for c in cells if isinstance(cells, list) else [cells]:
-            _add_regularizers(r, c["kwargs"], activity=False)
+        for kw in weighted_kwargs(layer):
+            _add_regularizers(r, kw, activity=False)
     else:
-        inner = rnn_layer(r)
-        _add_regularizers(r, inner["kwargs"], activity=False)
-        layer = spec("Bidirectional", layer=inner)
+        layer = bidirectional_layer(r)
+        for kw in weighted_kwargs(layer):
+            _add_regularizers(r, kw, activity=False)
+    for kw in weighted_kwargs(layer):
+        if r.random() < 0.2:
+            _add_constraints(r, kw)  # accepted and serialized; no effect on a forward call
     return layer_case("regularizers", layer, {"x": _f32(rng, *shape)}, shape, [_call()],
                       regularization_losses=True)
 
@@ -384,9 +431,13 @@ def gen_convlstm(r, rng):
         kw["use_bias"] = False
     if r.random() < 0.25:
         kw["unit_forget_bias"] = False
-    kw.update(seq_kwargs(r, p_unroll=0.0))
+    masked = r.random() < 0.3
+    kw.update(seq_kwargs(r, p_unroll=0.15, p_zero=0.4 if masked else 0.0))
     if r.random() < 0.15:
         kw["dropout"], kw["recurrent_dropout"] = 0.3, 0.2
+    stateful = r.random() < 0.12
+    if stateful:
+        kw["stateful"] = True
     layer = spec(f"ConvLSTM{rank}D", **kw)
     if data_format == "channels_last":
         shape = [batch, steps, *spatial, channels]
@@ -401,8 +452,16 @@ def gen_convlstm(r, rng):
         arrays["initial_state_0"], arrays["initial_state_1"] = _f32(rng, *st), _f32(rng, *st)
         init = ["initial_state_0", "initial_state_1"]
     training = False if "dropout" in kw else None
-    return layer_case("convlstm", layer, arrays, shape,
-                      [_call(initial_state=init, training=training)])
+    mask = None
+    if masked:
+        arrays["mask"] = make_mask(r, batch, steps)
+        mask = "mask"
+    calls = [_call(initial_state=init, mask=mask, training=training)]
+    if stateful:
+        arrays["x_1"] = _f32(rng, *shape)
+        calls += [_call(inputs="x_1", training=training, reset=r.random() < 0.3),
+                  _call(inputs="x", training=training, reset=True)]
+    return layer_case("convlstm", layer, arrays, shape, calls)
 
 
 # --- models ----------------------------------------------------------------------------------
@@ -542,13 +601,17 @@ def optimizer(r):
             kw["initial_accumulator_value"] = r.choice((0.01, 0.5))
     if r.random() < 0.15:
         kw[r.choice(("clipnorm", "clipvalue", "global_clipnorm"))] = 0.1
+    if form != "AdamW" and r.random() < 0.15:
+        kw["weight_decay"] = r.choice((0.01, 0.1))
     return spec(form, "optimizers", **kw)
 
 
 def gen_train(r, rng):
     n, steps = r.randint(3, 10), r.randint(1, 6)
     batch_size = r.choice([b for b in range(1, n + 1) if n % b] or [n])
-    loss = r.choice(("mse", "sparse_categorical_crossentropy", "binary_crossentropy"))
+    loss = r.choice(("mse", "sparse_categorical_crossentropy", "binary_crossentropy", "mse",
+                     "sparse_categorical_crossentropy", "mae", "huber",
+                     "categorical_crossentropy"))
     last_seq = r.random() < 0.3
     if r.random() < 0.3:
         vocab = r.randint(4, 8)
@@ -566,15 +629,21 @@ def gen_train(r, rng):
             x = _f32(rng, n, steps, feat)
         inp = ((steps, feat), "float32")
     stack = _stack(r, r.randint(1, 2), last_seq=last_seq)
-    if r.random() < 0.2:
-        _add_regularizers(r, stack[0]["kwargs"] if stack[0]["__class__"] in RNN_LAYERS
-                          else {}, activity=False)
+    for kw in weighted_kwargs(stack[0]):
+        if r.random() < 0.2:
+            _add_regularizers(r, kw, activity=False)
+        if r.random() < 0.25:
+            _add_constraints(r, kw)
     layers += stack
     out_shape = (n, steps) if last_seq else (n,)
-    if loss == "mse":
+    if loss in ("mse", "mae", "huber"):
         k = r.randint(1, 3)
         head = spec("Dense", units=k)
         target = _f32(rng, *out_shape, k)
+    elif loss == "categorical_crossentropy":
+        k = r.randint(2, 4)
+        head = spec("Dense", units=k, activation="softmax")
+        target = np.eye(k, dtype=np.float32)[rng.integers(0, k, size=out_shape)]
     elif loss == "sparse_categorical_crossentropy":
         k = r.randint(2, 4)
         head = spec("Dense", units=k, activation="softmax")

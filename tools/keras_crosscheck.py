@@ -104,7 +104,7 @@ def _tf_backend_masking(keras):
     """
     import jax.numpy as jnp  # noqa: PLC0415
 
-    from keras.src import backend  # noqa: PLC0415
+    from keras.src import backend, tree  # noqa: PLC0415
 
     jax_rnn = backend.rnn
     if getattr(jax_rnn, "_tf_semantics", False):
@@ -118,6 +118,8 @@ def _tf_backend_masking(keras):
                       zero_output_for_mask=zero_output_for_mask,
                       return_all_outputs=return_all_outputs)
         if mask is None:
+            if not unroll:
+                step_function = _packed_like(step_function, initial_states)
             return jax_rnn(step_function, inputs, initial_states, unroll=unroll, **kwargs)
         last, outputs, states = jax_rnn(step_function, inputs, initial_states, unroll=True,
                                         **kwargs)
@@ -126,7 +128,8 @@ def _tf_backend_masking(keras):
             if time_major:
                 m = m.T
             last_mask = m[:, 0] if go_backwards else m[:, -1]
-            last = jnp.where(last_mask[:, None], last, 0.0)
+            last = jnp.where(last_mask.reshape(last_mask.shape + (1,) * (last.ndim - 1)),
+                             last, 0.0)
             if return_all_outputs:
                 step_mask = m if unroll or not go_backwards else m[:, ::-1]
                 if time_major:
@@ -134,6 +137,15 @@ def _tf_backend_masking(keras):
                 shape = step_mask.shape + (1,) * (outputs.ndim - 2)
                 outputs = jnp.where(step_mask.reshape(shape), outputs, 0.0)
         return last, outputs, states
+
+    def _packed_like(step_function, initial_states):
+        # TensorFlow's while loop packs each step's states into the structure of the
+        # initial states; JAX's scan needs them equal. They differ for `RNN([cell])`: the
+        # one-cell StackedRNNCells returns `[h, c]` for initial states `[[h, c]]`.
+        def step(inputs, states):
+            output, new_states = step_function(inputs, states)
+            return output, tree.pack_sequence_as(initial_states, tree.flatten(new_states))
+        return step
 
     rnn._tf_semantics = True
     backend.rnn = rnn

@@ -16,7 +16,7 @@ from rnnkit.core.kernels import conv_lstm as kernel
 from rnnkit.layers.conv_lstm_cell import ConvLSTMCell
 from rnnkit.layers.tracing import in_trace
 from rnnkit.utils.names import unique_name
-from rnnkit.layers.rnn import RNN
+from rnnkit.layers.rnn import RNN, zero_masked_steps, zeros_after_unrolled_loop
 
 _CELL_CONFIG_SKIP = ("name", "trainable", "dtype", "rank")
 
@@ -185,6 +185,7 @@ class ConvLSTM(RNN):
         else:
             states = self.get_initial_state(batch)
         h0, c0 = (cell.to_channels_last(s) for s in states)
+        late_zeros = zeros_after_unrolled_loop(self, mask)
         in_masks, rec_masks = cell.dropout_masks(batch, training)
         last, seq, final = kernel.conv_lstm_sequence(
             cell.params(), kernel.ConvLSTMState(h0, c0), cell.to_channels_last(
@@ -192,7 +193,7 @@ class ConvLSTM(RNN):
             geometry=cell.geometry, activation=cell.activation,
             recurrent_activation=cell.recurrent_activation, input_masks=in_masks,
             recurrent_masks=rec_masks, mask=mask, reverse=self.go_backwards,
-            zero_output_for_mask=self.zero_output_for_mask,
+            zero_output_for_mask=self.zero_output_for_mask and not late_zeros,
             return_sequences=self.return_sequences, unroll=self.unroll,
             fused=config.fast_paths_enabled())
         final = [cell.from_channels_last(s) for s in final]
@@ -201,6 +202,8 @@ class ConvLSTM(RNN):
                 var.assign(value)
         output = (cell.from_channels_last(seq, time_axis=True) if self.return_sequences
                   else cell.from_channels_last(last))
+        if late_zeros:
+            output = zero_masked_steps(output, mask)
         if self.return_state:
             return [output] + final
         return output

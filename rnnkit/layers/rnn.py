@@ -19,7 +19,7 @@ def _shape(x):
     return tuple(getattr(x, "shape", ()))
 
 
-def _zeros_after_unrolled_loop(layer, mask) -> bool:
+def zeros_after_unrolled_loop(layer, mask) -> bool:
     """Keras' unrolled masked loop with `zero_output_for_mask` (TensorFlow backend, which
     made the reference data) carries the previous output over masked steps like the plain
     loop, then zeroes the output sequence where the mask, taken as given, is False. With
@@ -27,6 +27,20 @@ def _zeros_after_unrolled_loop(layer, mask) -> bool:
     the zeros land on the mirrored steps; this reproduces that."""
     return (mask is not None and layer.unroll and layer.go_backwards
             and layer.zero_output_for_mask and layer.return_sequences)
+
+
+def zero_masked_steps(seq, mask):
+    """`seq` (B, T, ...) with the steps where `mask` (B, T) is False set to zero."""
+    return jnp.where(mask.reshape(mask.shape + (1,) * (seq.ndim - 2)), seq, 0.0)
+
+
+def _flat_one_cell_states(layer, mask) -> bool:
+    """Keras' unrolled loop without a mask (both backends) carries the states as the cell
+    returns them, and a one-cell `RNN([cell])` (a StackedRNNCells of one) returns its cell's
+    states unnested: `return_state` then gives `[output, h]` (`[output, h, c]`), where every
+    other loop keeps the nesting of the initial states, `[output, [h]]`."""
+    return (mask is None and layer.unroll is True and layer._stacked
+            and len(layer.cell.cells) == 1)
 
 
 _FUSED_METHODS = ("rnn_step", "call", "dropout_masks", "_core_params", "fused_sequence",
@@ -280,7 +294,7 @@ class RNN(Layer):
         flat = self.initial_state_list(batch, initial_state)
         if mask is not None and self.time_major:
             mask = jnp.swapaxes(mask, 0, 1)
-        late_zeros = _zeros_after_unrolled_loop(self, mask)
+        late_zeros = zeros_after_unrolled_loop(self, mask)
         zero_output_for_mask = self.zero_output_for_mask and not late_zeros
         if self._use_fused(sequences, constants):
             # one fused kernel with a custom VJP (rnnkit.core.fused); same values as below
@@ -307,9 +321,11 @@ class RNN(Layer):
             for var, value in zip(self._state_vars, self._flat(final)):
                 var.assign(value)
         if late_zeros:
-            seq = jnp.where(mask.T[:, :, None] if self.time_major else mask[:, :, None], seq, 0.0)
+            seq = zero_masked_steps(seq, mask)  # both (T, B, ...) first if time_major
         output = seq if self.return_sequences else last
         if self.return_state:
+            if _flat_one_cell_states(self, mask):
+                final = final[0]
             return [output] + list(final)
         return output
 

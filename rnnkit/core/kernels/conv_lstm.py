@@ -9,10 +9,11 @@ as Keras stores them. With `*` for convolution:
     c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ act(g)
     h_t = σ(o) ⊙ act(c_t)               the output is h_t
 
-Each convolution covers the four gates at once. To run, `conv_lstm_sequence` convolves
-each frame inside its step (measured faster); to differentiate, the input convolution,
-which does not depend on the state, is ONE convolution over B*T frames before the loop, and
-its gradient one convolution VJP after the backward loop.
+Each convolution covers the four gates at once. On CPU, where `native_applies`, a native
+loop (rnnkit/core/native/conv_lstm.cc) runs the forward. Otherwise, to run,
+`conv_lstm_sequence` convolves each frame inside its step (measured faster). To
+differentiate (either forward), the input convolution, which does not depend on the state,
+is ONE convolution VJP over all B*T frames after the backward loop.
 """
 
 from __future__ import annotations
@@ -378,7 +379,8 @@ _sequence.defvjp(_sequence_fwd, _sequence_bwd)
 # Both convolutions as one implicit GEMM per row of output pixels, fused with the gate math,
 # the output rows split over the cores (XLA runs the per-step convolution on one core).
 # ConvLSTM2D(32, 3x3) at B8 T10 32x32x8: see benchmarks/PERF_NOTES.md ("native loop").
-# It runs the primal only; under differentiation the XLA forward and VJP above run.
+# Under differentiation it also writes the (h, c, z) of every step, and `_sequence`'s XLA
+# backward runs on them.
 
 SOURCE = "conv_lstm.cc"
 NATIVE_THREADS = 0  # threads of the native loop; 0: one per usable core (tests force splits)
@@ -405,24 +407,32 @@ def native_applies(params, state, xs, activation, recurrent_activation, input_ma
     return native.load(SOURCE)
 
 
-def _native_call(static, params, xs, h0, c0):
-    """xs (B, T, *S, C) -> (hs (B, T, *S', F) in processing order or None, h_T, c_T)."""
+def _native_call(static, params, xs, h0, c0, train=False):
+    """xs (B, T, *S, C) -> (hs (B, T, *S', F) in processing order or None, h_T, c_T); with
+    `train`: (hs, cs, zs) time-major (T, B, *S', F / 4F), the residuals of `_sequence_fwd`,
+    then h_T, c_T."""
     act, ract, _, geometry, reverse, return_sequences = static
     rank = xs.ndim - 3
     ksize = params.kernel.shape[:rank]
     pads = _pads(xs.shape[2:-1], ksize, geometry.strides, geometry.dilation_rate,
                  geometry.padding)
+    steps, batch = xs.shape[1], xs.shape[0]
     if any(map(sum, pads)):  # the loop reads its input taps without bounds checks
         xs = jnp.pad(xs, [(0, 0), (0, 0)] + pads + [(0, 0)])
     lead = (1,) * (3 - rank)
     s, d = lead + tuple(geometry.strides), lead + tuple(geometry.dilation_rate)
-    seq = (xs.shape[:2] + h0.shape[1:]) if return_sequences else (0,)
-    hs, h_last, c_last = ffi.call(
-        SOURCE, "rnnkit_conv_lstm_forward", [seq, h0.shape, c0.shape], xs, params.kernel,
+    frames = (steps, batch) + h0.shape[1:]
+    seq = frames if train else (batch, steps) + h0.shape[1:] if return_sequences else (0,)
+    shapes = [seq, h0.shape, c0.shape, frames if train else (0,),
+              frames[:-1] + (GATES * frames[-1],) if train else (0,)]
+    hs, h_last, c_last, cs, zs = ffi.call(
+        SOURCE, "rnnkit_conv_lstm_forward", shapes, xs, params.kernel,
         params.recurrent_kernel, ffi.opt(params.bias), h0, c0,
         act=ffi.ACT_CODES[Act(act).kind], ract=ffi.ACT_CODES[Act(ract).kind],
-        threads=NATIVE_THREADS, reverse=int(reverse), sd=s[0], sh=s[1], sw=s[2], dd=d[0],
-        dh=d[1], dw=d[2])
+        threads=NATIVE_THREADS, reverse=int(reverse), time_major=int(train), sd=s[0], sh=s[1],
+        sw=s[2], dd=d[0], dh=d[1], dw=d[2])
+    if train:
+        return (hs, cs, zs), h_last, c_last
     return (hs if return_sequences else None), h_last, c_last
 
 
@@ -434,15 +444,16 @@ def _time_major(static, xs):
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _native_sequence(static, params, xs, h0, c0):
     """static: (act, ract, unroll, geometry, reverse, return_sequences); xs (B, T, *S, C).
-    Returns (hs (B, T, *S', F) or None, h_T, c_T)."""
+    Returns (hs (B, T, *S', F) or None, h_T, c_T). Its VJP is `_sequence`'s."""
     return _native_call(static, params, xs, h0, c0)
 
 
 def _native_sequence_fwd(static, params, xs, h0, c0):
-    (hs, c_last), res = _sequence_fwd(static[:4], params, _time_major(static, xs), h0, c0,
-                                      None, None, None)
+    (hs, cs, zs), h_last, c_last = _native_call(static, params, xs, h0, c0, train=True)
+    res = ((params.recurrent_kernel, h0, c0, None, None, hs, cs, zs), params,
+           _time_major(static, xs), None)
     seq = jnp.swapaxes(hs, 0, 1) if static[5] else None
-    return (seq, hs[-1], c_last), res
+    return (seq, h_last, c_last), res
 
 
 def _native_sequence_bwd(static, res, cts):

@@ -2,6 +2,7 @@
 //
 // rnnkit_conv_lstm_forward: the whole time loop of
 //     z = W * x_t + U * h_{t-1} + b,  c = σ(f) c + σ(i) act(g),  h = σ(o) act(c)
+// (for training, also the c and z of every step, the residuals of the XLA backward)
 // with both convolutions as one implicit GEMM per output row of pixels: for a block of up
 // to 12 pixels of a row, z (pixels, 4F) = sum over the kernel taps of the shifted input
 // rows (pixels, C or F) @ the tap's (C or F, 4F) slice of the packed [U; W], accumulated
@@ -108,6 +109,8 @@ struct ConvLstmFwd {
   int64_t Np, Ktot;
   float *hbuf[2];   // zero-bordered h (B, hp..., F): previous / next step
   float *hs, *hT, *cT;  // hs (B, T, out..., F) or nullptr; cT holds c during the loop
+  float *cs, *zs;  // training: c and z of every step, (T, B, out..., F / 4F), or nullptr
+  bool hs_tm;      // hs is time-major, (T, B, out..., F)
   StepBarrier* barrier;
   bool sync;
 
@@ -170,10 +173,16 @@ struct ConvLstmFwd {
         float* hrow = hnext + b * hframe() +
                       ((d + pb[0]) * hp[1] + (y + pb[1])) * hp[2] * F + pb[2] * F;
         float* crow = cT + (b * R + d * out[1] + y) * W * F;
-        float* hsrow = hs ? hs + ((b * T + t) * R + d * out[1] + y) * W * F : nullptr;
+        const int64_t row_tm = (t * B + b) * R + d * out[1] + y;  // time-major row index
+        float* hsrow = hs ? hs + (hs_tm ? row_tm : (b * T + t) * R + d * out[1] + y) * W * F
+                          : nullptr;
         for (int64_t x = 0; x < W; ++x)
           lstm_cell_row(&z[x * Np], nullptr, F, act, ract, nullptr, true, crow + x * F,
                         hrow + x * F, hsrow ? hsrow + x * F : nullptr, nullptr);
+        if (cs) std::memcpy(cs + row_tm * W * F, crow, W * F * sizeof(float));
+        if (zs)
+          for (int64_t x = 0; x < W; ++x)
+            std::memcpy(zs + (row_tm * W + x) * 4 * F, &z[x * Np], 4 * F * sizeof(float));
       }
       if (sync) barrier->wait();
     }
@@ -195,9 +204,10 @@ void copy_interior(const ConvLstmFwd& k, float* padded, const float* dense, floa
 }
 
 ffi::Error ConvLstmForward(F32 xs, F32 Wk, F32 Uk, F32 b, F32 h0, F32 c0, F32Out hs,
-                           F32Out hT, F32Out cT, int64_t act, int64_t ract, int64_t threads,
-                           int64_t reverse, int64_t sd, int64_t sh, int64_t sw, int64_t dd,
-                           int64_t dh, int64_t dw) {
+                           F32Out hT, F32Out cT, F32Out cs, F32Out zs, int64_t act,
+                           int64_t ract, int64_t threads, int64_t reverse, int64_t time_major,
+                           int64_t sd, int64_t sh, int64_t sw, int64_t dd, int64_t dh,
+                           int64_t dw) {
   auto xd = xs.dimensions(), hd = h0.dimensions(), ud = Uk.dimensions();
   const int64_t rank = static_cast<int64_t>(hd.size()) - 2;
   if (rank < 1 || rank > 3 || static_cast<int64_t>(xd.size()) != rank + 3 ||
@@ -245,6 +255,9 @@ ffi::Error ConvLstmForward(F32 xs, F32 Wk, F32 Uk, F32 b, F32 h0, F32 c0, F32Out
   std::memcpy(k.cT, c0.typed_data(), k.B * k.pixels() * k.F * sizeof(float));
   k.hs = hs->element_count() ? hs->typed_data() : nullptr;
   k.hT = hT->typed_data();
+  k.hs_tm = time_major != 0;
+  k.cs = has_out(cs) ? cs->typed_data() : nullptr;
+  k.zs = has_out(zs) ? zs->typed_data() : nullptr;
 
   const int64_t R = k.rows_per_frame(), U = k.B * R;
   const int64_t n = std::max<int64_t>(1, std::min(threads > 0 ? threads : usable_cpus(), U));
@@ -270,13 +283,17 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_conv_lstm_forward, rnnkit::ConvLstmForward,
                                   .Arg<rnnkit::F32>()  // b (4F) or (0,)
                                   .Arg<rnnkit::F32>()  // h0 (B, *S', F)
                                   .Arg<rnnkit::F32>()  // c0 (B, *S', F)
-                                  .Ret<rnnkit::F32>()  // hs (B, T, *S', F) or (0,)
+                                  .Ret<rnnkit::F32>()  // hs (B, T, *S', F), (T, B, *S', F)
+                                                       // with time_major, or (0,)
                                   .Ret<rnnkit::F32>()  // hT (B, *S', F)
                                   .Ret<rnnkit::F32>()  // cT (B, *S', F)
+                                  .Ret<rnnkit::F32>()  // cs (T, B, *S', F) or (0,)
+                                  .Ret<rnnkit::F32>()  // zs (T, B, *S', 4F) or (0,)
                                   .Attr<int64_t>("act")
                                   .Attr<int64_t>("ract")
                                   .Attr<int64_t>("threads")
                                   .Attr<int64_t>("reverse")
+                                  .Attr<int64_t>("time_major")
                                   .Attr<int64_t>("sd")
                                   .Attr<int64_t>("sh")
                                   .Attr<int64_t>("sw")
