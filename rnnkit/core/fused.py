@@ -37,6 +37,7 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.custom_derivatives import CustomVJPPrimal, SymbolicZero
 
 from rnnkit.core import native, sharding
 from rnnkit.core.kernels import CellKernel, get_kernel
@@ -61,6 +62,9 @@ class SeqConfig:
     # whose spec says `batch_major` read and write them in place (fused_rnn sets it;
     # everything else is time-major)
     batch_major: bool = False
+    # the backward returns the gradient of xs; False when nothing differentiated reaches xs
+    # (a first layer reading the data): `_seq_bwd` sets it and loops may skip computing dx
+    need_dx: bool = True
 
     def __post_init__(self):
         object.__setattr__(self, "kernel", get_kernel(self.kernel))
@@ -84,20 +88,39 @@ def _seq(cfg, params, xs, state0, mask, rm):
     return cfg.loops.primal(cfg, params, xs, state0, mask, rm)
 
 
+def _primal_values(tree):
+    return jax.tree_util.tree_map(lambda p: p.value, tree,
+                                  is_leaf=lambda p: isinstance(p, CustomVJPPrimal))
+
+
 def _seq_fwd(cfg, params, xs, state0, mask, rm):
+    # symbolic zeros: the primals come wrapped, and `xs.perturbed` says whether anything
+    # differentiated reaches xs. When nothing does (the layer reads the data), the backward
+    # need not compute dx: the native LSTM then drops W^T from its per-step GEMM. The flag
+    # travels as the residuals' tree structure (None or ()), which stays static.
+    want_dx = () if xs.perturbed else None
+    params, xs, state0, mask, rm = _primal_values((params, xs, state0, mask, rm))
     out, res = cfg.loops.forward(cfg, params, xs, state0, mask, rm)
-    return out, (params, xs, state0, mask, rm, res)
+    return out, (params, xs, state0, mask, rm, res, want_dx)
+
+
+def _zeros_for_symbolic(tree):
+    return jax.tree_util.tree_map(
+        lambda z: jnp.zeros(z.shape, z.dtype) if isinstance(z, SymbolicZero) else z, tree,
+        is_leaf=lambda z: isinstance(z, SymbolicZero))
 
 
 def _seq_bwd(cfg, saved, g):
-    params, xs, state0, mask, rm, res = saved
-    d_hs, d_final = g
+    params, xs, state0, mask, rm, res, want_dx = saved
+    d_hs, d_final = _zeros_for_symbolic(g)
+    if want_dx is None:
+        cfg = dataclasses.replace(cfg, need_dx=False)
     dp, dxs, dstate, drm = cfg.loops.backward(cfg, params, xs, state0, mask, rm, res, d_hs,
                                               d_final)
-    return dp, dxs, dstate, None, drm
+    return dp, (None if want_dx is None else dxs), dstate, None, drm
 
 
-_seq.defvjp(_seq_fwd, _seq_bwd)
+_seq.defvjp(_seq_fwd, _seq_bwd, symbolic_zeros=True)
 
 
 def run_sequence(cfg: SeqConfig, params, xs, state0, mask=None, rec_mask=None):

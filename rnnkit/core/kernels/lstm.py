@@ -180,15 +180,19 @@ def native_backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
     track_rm = rm is not None
     has_bias = p.bias is not None
     source, prefix = ffi.native_source(cfg, SOURCE)
+    # without dx (nothing differentiated reaches xs) the float32 loop's per-step GEMM is
+    # dz @ U^T alone instead of dz @ [U^T | W^T]; the bf16 loop always writes dx
+    need_dx = cfg.need_dx or source != SOURCE
     dxs, dW, dU, db, dh0, dc0, drm = ffi.call(
         source, prefix + "_backward",
-        [xs.shape, (D, 4 * H), (H, 4 * H), (4 * H,) if has_bias else (0,), (B, H), (B, H),
-         (B, H) if track_rm else (0,)],
+        [xs.shape if need_dx else (0,), (D, 4 * H), (H, 4 * H),
+         (4 * H,) if has_bias else (0,), (B, H), (B, H), (B, H) if track_rm else (0,)],
         ffi.f32(xs), p.kernel, p.recurrent_kernel, G, Cs, c0, Hs, h0, ffi.opt(mask, jnp.bool_),
         ffi.opt(rm), ffi.opt(d_hs), d_hT, d_cT, **ffi.act_attrs(cfg),
         batch_major=int(cfg.batch_major))
     dp = type(p)(dW, dU, db if has_bias else None)
-    return dp, dxs.astype(xs.dtype), (dh0, dc0), (drm if track_rm else None)
+    return (dp, dxs.astype(xs.dtype) if need_dx else None, (dh0, dc0),
+            (drm if track_rm else None))
 
 
 def native_bidirectional(cfg, pf, pb, xs, state_f, state_b):

@@ -331,9 +331,11 @@ struct LstmBwd {
   bool bm;  // xs, dxs, hs and d_hs are batch-major (B, T, .) instead of time-major
   const float *xs, *gates, *cs, *c0, *hs, *h0, *rm, *d_hs, *d_hT, *d_cT;
   const bool* mask;
-  const float* UW;  // packed [U^T | W^T]: (4H, NpHD), columns [0, H) -> dh, [H, H + D) -> dx
+  // packed [U^T | W^T]: (4H, NpHD), columns [0, H) -> dh, [H, H + D) -> dx; without dx
+  // (dxs nullptr) U^T alone, NpHD = H rounded up to whole panels
+  const float* UW;
   int64_t NpHD, Np;
-  float *dxs, *dh0, *dc0, *drm;  // drm may be nullptr
+  float *dxs, *dh0, *dc0, *drm;  // dxs, drm may be nullptr
   // per block: its share of dW (D, Np), dU (H, Np) and db (Np), summed after the loop
   std::vector<Floats>* partial;
 
@@ -395,7 +397,7 @@ struct LstmBwd {
       }
       for (int64_t r = 0; r < Bt; ++r)
         lstm_scatter_row(&out[r * NpHD], H, D, !mask || mask[row0 + r],
-                         dxs + seq_row(bm, T, B, t, b0 + r) * D, &dh[r * H],
+                         dxs ? dxs + seq_row(bm, T, B, t, b0 + r) * D : nullptr, &dh[r * H],
                          rm ? rm + (b0 + r) * H : nullptr, prev_h(r, t),
                          rm ? &acc[r * H] : nullptr);
     }
@@ -420,12 +422,17 @@ ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs,
   if (gd[2] != G || W.element_count() != static_cast<size_t>(k.D * G))
     return ffi::Error::InvalidArgument("rnnkit_lstm_backward: gates / W / U shapes differ");
   k.act = act, k.ract = ract;
-  k.NpHD = round_up(k.H + k.D, kPanel);
+  // dx is skipped when its output is empty (nothing differentiated reaches xs)
+  const bool want_dx = dxs->element_count() > 0;
+  if (want_dx && dxs->element_count() != xs.element_count())
+    return ffi::Error::InvalidArgument("rnnkit_lstm_backward: dxs must be shaped as xs or (0,)");
+  const int64_t Dx = want_dx ? k.D : 0;  // the dx columns of the per-step product
+  k.NpHD = round_up(k.H + Dx, kPanel);
   k.Np = round_up(G, kPanel);
-  Floats stacked((k.H + k.D) * G), packed(G * k.NpHD);
+  Floats stacked((k.H + Dx) * G), packed(G * k.NpHD);
   std::memcpy(stacked.data(), U.typed_data(), k.H * G * sizeof(float));
-  std::memcpy(stacked.data() + k.H * G, W.typed_data(), k.D * G * sizeof(float));
-  pack_transposed(stacked.data(), k.H + k.D, G, packed.data());
+  if (want_dx) std::memcpy(stacked.data() + k.H * G, W.typed_data(), k.D * G * sizeof(float));
+  pack_transposed(stacked.data(), k.H + Dx, G, packed.data());
   k.UW = packed.data();
   k.xs = xs.typed_data();
   k.gates = gates.typed_data(), k.cs = cs.typed_data(), k.c0 = c0.typed_data();
@@ -434,7 +441,8 @@ ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs,
   k.mask = mask.element_count() ? mask.typed_data() : nullptr;
   k.d_hs = has(d_hs) ? d_hs.typed_data() : nullptr;
   k.d_hT = d_hT.typed_data(), k.d_cT = d_cT.typed_data();
-  k.dxs = dxs->typed_data(), k.dh0 = dh0->typed_data(), k.dc0 = dc0->typed_data();
+  k.dxs = want_dx ? dxs->typed_data() : nullptr;
+  k.dh0 = dh0->typed_data(), k.dc0 = dc0->typed_data();
   k.drm = drm->element_count() ? drm->typed_data() : nullptr;
   if (k.rm && !k.drm)
     return ffi::Error::InvalidArgument("rnnkit_lstm_backward: rm needs a drm output");

@@ -9,29 +9,55 @@ namespace rnnkit {
 // One row of a forward step: z (4H pre-activations, plus `bias` when given) -> the gate
 // activations (stored to g when not null), and where `step` (the mask) is set the new c and
 // h in place, and h * rm (m; nullptr for none) into `next` when not null.
+//
+// Two 16-lane blocks per iteration, each activation computed for both before the next one:
+// an activation is a chain of ~20 dependent operations, and with two chains side by side the
+// core overlaps them (C++ harness, 8 rows of H128: 1.98 -> 1.60 us; 32 rows of H256: 16.6 ->
+// 13.4 us). The same operations per element as one block at a time: identical results.
 inline void lstm_cell_row(const float* z, const float* bias, int64_t H, int64_t act,
                           int64_t ract, float* g, bool step, float* c, float* h, float* next,
                           const float* m) {
-  for (int64_t j = 0; j < H; j += 16) {
-    const __mmask16 mk = tail_mask(j, H);
-    auto pre = [&](int64_t q) {
-      const __m512 v = load(z + q * H + j, mk);
-      return bias ? _mm512_add_ps(v, load(bias + q * H + j, mk)) : v;
+  for (int64_t j = 0; j < H; j += 32) {
+    const __mmask16 mk[2] = {tail_mask(j, H),
+                             j + 16 < H ? tail_mask(j + 16, H) : static_cast<__mmask16>(0)};
+    auto pre = [&](int u, int64_t q) {
+      const int64_t at = q * H + j + 16 * u;
+      const __m512 v = load(z + at, mk[u]);
+      return bias ? _mm512_add_ps(v, load(bias + at, mk[u])) : v;
     };
-    const __m512 i = v_act(ract, pre(0)), f = v_act(ract, pre(1)), gg = v_act(act, pre(2)),
-                 o = v_act(ract, pre(3));
+    __m512 i[2], f[2], gg[2], o[2];
+#pragma GCC unroll 2
+    for (int u = 0; u < 2; ++u) i[u] = v_act(ract, pre(u, 0));
+#pragma GCC unroll 2
+    for (int u = 0; u < 2; ++u) f[u] = v_act(ract, pre(u, 1));
+#pragma GCC unroll 2
+    for (int u = 0; u < 2; ++u) gg[u] = v_act(act, pre(u, 2));
+#pragma GCC unroll 2
+    for (int u = 0; u < 2; ++u) o[u] = v_act(ract, pre(u, 3));
     if (g) {
-      store(g + j, mk, i);
-      store(g + H + j, mk, f);
-      store(g + 2 * H + j, mk, gg);
-      store(g + 3 * H + j, mk, o);
+#pragma GCC unroll 2
+      for (int u = 0; u < 2; ++u) {
+        const int64_t at = j + 16 * u;
+        store(g + at, mk[u], i[u]);
+        store(g + H + at, mk[u], f[u]);
+        store(g + 2 * H + at, mk[u], gg[u]);
+        store(g + 3 * H + at, mk[u], o[u]);
+      }
     }
     if (!step) continue;
-    const __m512 cn = _mm512_fmadd_ps(f, load(c + j, mk), _mm512_mul_ps(i, gg));
-    const __m512 hn = _mm512_mul_ps(o, v_act(act, cn));
-    store(c + j, mk, cn);
-    store(h + j, mk, hn);
-    if (next) store(next + j, mk, m ? _mm512_mul_ps(hn, load(m + j, mk)) : hn);
+    __m512 cn[2], hn[2];
+#pragma GCC unroll 2
+    for (int u = 0; u < 2; ++u)
+      cn[u] = _mm512_fmadd_ps(f[u], load(c + j + 16 * u, mk[u]), _mm512_mul_ps(i[u], gg[u]));
+#pragma GCC unroll 2
+    for (int u = 0; u < 2; ++u) hn[u] = _mm512_mul_ps(o[u], v_act(act, cn[u]));
+#pragma GCC unroll 2
+    for (int u = 0; u < 2; ++u) {
+      const int64_t at = j + 16 * u;
+      store(c + at, mk[u], cn[u]);
+      store(h + at, mk[u], hn[u]);
+      if (next) store(next + at, mk[u], m ? _mm512_mul_ps(hn[u], load(m + at, mk[u])) : hn[u]);
+    }
   }
 }
 
@@ -57,11 +83,12 @@ inline void lstm_dz_row(const float* g, const float* c_t, const float* c_prev, c
 }
 
 // After a reverse step's product out = dz @ [U^T | W^T] (one row: H values of dh_{t-1}, then
-// D of dx_t): writes dx_t, and where the step was not masked dh_{t-1} = out_h * rm, with
-// drm += h_{t-1} * out_h accumulated into acc (m, acc: nullptr without recurrent dropout).
+// D of dx_t): writes dx_t (dx: nullptr when not wanted), and where the step was not masked
+// dh_{t-1} = out_h * rm, with drm += h_{t-1} * out_h accumulated into acc (m, acc: nullptr
+// without recurrent dropout).
 inline void lstm_scatter_row(const float* out, int64_t H, int64_t D, bool step, float* dx,
                              float* dh, const float* m, const float* h_prev, float* acc) {
-  std::memcpy(dx, out + H, D * sizeof(float));
+  if (dx) std::memcpy(dx, out + H, D * sizeof(float));
   if (!step) return;
   if (!m) return (void)std::memcpy(dh, out, H * sizeof(float));
   for (int64_t j = 0; j < H; ++j) {
