@@ -184,42 +184,57 @@ struct LstmFwd {
                                       &z[m0 * 2 * kPanel + (p - 2 * q) * kPanel], 2 * kPanel);
             m0 = m1;
           }
-        for (int64_t r = 0; r < Bt; ++r)
-          cell(&z[r * 2 * kPanel], r, q * kUnits, row0, tx, hstride, &c[0], hprev, hnext,
-               rnext, b0);
+        int64_t r = 0;
+        for (; r + 2 <= Bt; r += 2)
+          cell<2>(&z[r * 2 * kPanel], r, q * kUnits, row0, tx, hstride, &c[0], hprev, hnext,
+                  rnext, b0);
+        if (r < Bt)
+          cell<1>(&z[r * 2 * kPanel], r, q * kUnits, row0, tx, hstride, &c[0], hprev, hnext,
+                  rnext, b0);
       }
     }
     std::memcpy(hT + b0 * H, &hb[(T & 1) * Bt * H], Bt * H * sizeof(float));
     std::memcpy(cT + b0 * H, c.data(), Bt * H * sizeof(float));
   }
 
-  // The cell math of local row r for units [u0, u0 + 16) from its tile row z (16
-  // pre-activations each of i, f, g, o): the same operations as lstm_cell_row.
+  // The cell math of local rows r .. r + NR - 1 (tile rows z, 64 apart: 16 pre-activations
+  // each of i, f, g, o) for units [u0, u0 + 16): the same operations per element as
+  // lstm_cell_row, and like it, each activation for both rows before the next one, so that
+  // their dependency chains overlap.
+  template <int NR>
   __attribute__((always_inline)) inline void cell(const float* z, int64_t r, int64_t u0,
                                                   int64_t row0, int64_t tx, int64_t hstride,
                                                   float* c, const float* hprev, float* hnext,
                                                   float* rnext, int64_t b0) const {
     const __mmask16 mk = tail_mask(u0, H);
-    const __m512 i = v_act(ract, _mm512_load_ps(z)), f = v_act(ract, _mm512_load_ps(z + 16)),
-                 g = v_act(act, _mm512_load_ps(z + 32)), o = v_act(ract, _mm512_load_ps(z + 48));
-    if (gates) {
-      float* gr = gates + (row0 + r) * 4 * H + u0;
-      store(gr, mk, i), store(gr + H, mk, f), store(gr + 2 * H, mk, g), store(gr + 3 * H, mk, o);
+    __m512 i[NR], f[NR], g[NR], o[NR], cn[NR], hn[NR];
+    for (int u = 0; u < NR; ++u) i[u] = v_act(ract, _mm512_load_ps(z + u * 2 * kPanel));
+    for (int u = 0; u < NR; ++u) f[u] = v_act(ract, _mm512_load_ps(z + u * 2 * kPanel + 16));
+    for (int u = 0; u < NR; ++u) g[u] = v_act(act, _mm512_load_ps(z + u * 2 * kPanel + 32));
+    for (int u = 0; u < NR; ++u) o[u] = v_act(ract, _mm512_load_ps(z + u * 2 * kPanel + 48));
+    bool step[NR];
+    for (int u = 0; u < NR; ++u) {
+      if (gates) {
+        float* gr = gates + (row0 + r + u) * 4 * H + u0;
+        store(gr, mk, i[u]), store(gr + H, mk, f[u]), store(gr + 2 * H, mk, g[u]);
+        store(gr + 3 * H, mk, o[u]);
+      }
+      step[u] = !mask || mask[row0 + r + u];
+      const __m512 c_old = load(c + (r + u) * H + u0, mk);
+      cn[u] = step[u] ? _mm512_fmadd_ps(f[u], c_old, _mm512_mul_ps(i[u], g[u])) : c_old;
     }
-    float* cr = c + r * H + u0;
-    __m512 cn, hn;
-    if (!mask || mask[row0 + r]) {
-      cn = _mm512_fmadd_ps(f, load(cr, mk), _mm512_mul_ps(i, g));
-      hn = _mm512_mul_ps(o, v_act(act, cn));
-      store(cr, mk, cn);
-    } else {  // a masked row keeps its state
-      cn = load(cr, mk);
-      hn = load(hprev + r * H + u0, mk);
+    for (int u = 0; u < NR; ++u)  // a masked row keeps its state
+      hn[u] = step[u] ? _mm512_mul_ps(o[u], v_act(act, cn[u]))
+                      : load(hprev + (r + u) * H + u0, mk);
+    for (int u = 0; u < NR; ++u) {
+      const int64_t rr = r + u;
+      store(c + rr * H + u0, mk, cn[u]);
+      store(hnext + rr * H + u0, mk, hn[u]);
+      if (rnext)
+        store(rnext + rr * H + u0, mk, _mm512_mul_ps(hn[u], load(rm + (b0 + rr) * H + u0, mk)));
+      if (cs) store(cs + (row0 + rr) * H + u0, mk, cn[u]);
+      if (hs) store(hs + seq_row(bm, T, B, tx, b0 + rr) * hstride + u0, mk, hn[u]);
     }
-    store(hnext + r * H + u0, mk, hn);
-    if (rnext) store(rnext + r * H + u0, mk, _mm512_mul_ps(hn, load(rm + (b0 + r) * H + u0, mk)));
-    if (cs) store(cs + (row0 + r) * H + u0, mk, cn);
-    if (hs) store(hs + seq_row(bm, T, B, tx, b0 + r) * hstride + u0, mk, hn);
   }
 };
 
