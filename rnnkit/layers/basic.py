@@ -20,7 +20,8 @@ import numpy as np
 from rnnkit import activations, constraints, initializers, regularizers
 from rnnkit import random as rk_random
 from rnnkit.layers.helpers import (as_float, check_unsupported, expand_to, output_spec,
-                                   serialize_or_none, spec_dtype, static_shape)
+                                   serialize_or_none, set_weight_options, spec_dtype,
+                                   static_shape)
 from rnnkit.layers.layer import Layer
 from rnnkit.layers.validation import check_positive_int, check_rate
 from rnnkit.layers.validation import is_int as _is_int
@@ -46,12 +47,9 @@ class Dense(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_options(
+            self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+            bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.supports_masking = True
         self.kernel = None
         self.bias = None

@@ -21,6 +21,18 @@ def flat_sizes(state_size) -> list[int]:
     return [int(state_size)]
 
 
+class UnitsCell:
+    """Mixin of a cell whose one state and output are `units` wide (most built-in cells)."""
+
+    @property
+    def state_size(self):
+        return self.units
+
+    @property
+    def output_size(self):
+        return self.units
+
+
 def check_cell(cell, where: str):
     """Raises a clear error unless `cell` follows the Keras cell protocol."""
     if getattr(type(cell), "runs_sequences", False):

@@ -13,6 +13,7 @@ import numpy as np
 from rnnkit import activations, constraints, initializers, regularizers
 from rnnkit import random as rk_random
 from rnnkit.core.kernels import conv_lstm as kernel
+from rnnkit.layers.helpers import set_weight_options
 from rnnkit.layers.layer import Layer
 from rnnkit.layers.rnn_cells import check_rate
 
@@ -92,16 +93,11 @@ class ConvLSTMCell(Layer):
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        set_weight_options(
+            self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+            recurrent=(recurrent_initializer, recurrent_regularizer, recurrent_constraint),
+            bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = check_rate(owner, "dropout", dropout)
         self.recurrent_dropout = check_rate(owner, "recurrent_dropout", recurrent_dropout)
         self.seed = seed

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 from rnnkit.core import sparse
 
 from rnnkit import constraints, initializers, regularizers
-from rnnkit.layers.helpers import (check_unsupported, output_spec, serialize_or_none, spec_dtype,
-                                   static_shape)
+from rnnkit.layers.helpers import (check_unsupported, output_spec, serialize_or_none,
+                                   set_weight_options, spec_dtype, static_shape)
 from rnnkit.layers.validation import check_positive_int
 from rnnkit.layers.layer import Layer, in_trace
 
@@ -47,9 +47,8 @@ class Embedding(Layer):
         check_unsupported("Embedding", lora_rank=lora_rank, lora_alpha=lora_alpha,
                           quantization_config=quantization_config)
         super().__init__(**kwargs)
-        self.embeddings_initializer = initializers.get(embeddings_initializer)
-        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        set_weight_options(
+            self, embeddings=(embeddings_initializer, embeddings_regularizer, embeddings_constraint))
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
         self.embeddings = None

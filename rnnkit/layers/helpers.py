@@ -1,5 +1,6 @@
 """Small helpers the Keras-shaped layers share: output specs of symbolic calls, shapes,
-serialization of optional sub-objects, broadcasting weights and autocasting inputs."""
+serialization of optional sub-objects, weight options, broadcasting weights and autocasting
+inputs."""
 
 from __future__ import annotations
 
@@ -7,11 +8,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rnnkit import constraints, initializers, regularizers
 from rnnkit.layers.tracing import Spec
 
 
 def serialize_or_none(module, obj):
     return None if obj is None else module.serialize(obj)
+
+
+def set_weight_options(layer, **weights):
+    """Keras' per-weight options: for each `name=(initializer, regularizer, constraint)` sets
+    `layer.<name>_initializer`, `<name>_regularizer` and `<name>_constraint`, each through
+    its module's `get` (names, config dicts, objects or None)."""
+    for name, (initializer, regularizer, constraint) in weights.items():
+        setattr(layer, f"{name}_initializer", initializers.get(initializer))
+        setattr(layer, f"{name}_regularizer", regularizers.get(regularizer))
+        setattr(layer, f"{name}_constraint", constraints.get(constraint))
 
 
 def static_shape(x):

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from rnnkit import constraints, initializers, regularizers
 from rnnkit.core.kernels import mingru, minlstm
+from rnnkit.layers.cell_protocol import UnitsCell
+from rnnkit.layers.helpers import set_weight_options
 from rnnkit.layers.parallel_rnn import ParallelCell, ParallelRNN
 from rnnkit.layers.rnn_cells import check_units
 
 
-class _GatedCell(ParallelCell):
+class _GatedCell(UnitsCell, ParallelCell):
     """kernel (D, G*units) and bias (G*units,): the G gate projections side by side."""
 
     def __init__(self, units, use_bias=True, kernel_initializer="glorot_uniform",
@@ -22,20 +24,9 @@ class _GatedCell(ParallelCell):
         super().__init__(dropout=dropout, seed=seed, mode=mode, **kwargs)
         self.units = check_units(type(self).__name__, units)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-
-    @property
-    def state_size(self):
-        return self.units
-
-    @property
-    def output_size(self):
-        return self.units
+        set_weight_options(
+            self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+            bias=(bias_initializer, bias_regularizer, bias_constraint))
 
     def build(self, input_shape):
         width = self.kernels.GATES * self.units

@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 
 from rnnkit import constraints, initializers, regularizers
-from rnnkit.layers.helpers import as_float, output_spec, serialize_or_none, spec_dtype, static_shape
+from rnnkit.layers.helpers import (as_float, output_spec, serialize_or_none, set_weight_options,
+                                   spec_dtype, static_shape)
 from rnnkit.layers.layer import Layer
 from rnnkit.layers.validation import is_int, is_number
 
@@ -46,12 +47,9 @@ class LayerNormalization(Layer):
         self.center = bool(center)
         self.scale = bool(scale)
         self.rms_scaling = bool(rms_scaling)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        set_weight_options(
+            self, beta=(beta_initializer, beta_regularizer, beta_constraint),
+            gamma=(gamma_initializer, gamma_regularizer, gamma_constraint))
         self.supports_masking = True
         self.gamma = None
         self.beta = None

@@ -21,8 +21,8 @@ import jax.numpy as jnp
 from rnnkit import config
 from rnnkit import random as rk_random
 from rnnkit.core import linear_scan
-from rnnkit.layers.layer import Layer, to_snake_case
-from rnnkit.layers.rnn import RNN
+from rnnkit.layers.layer import Layer
+from rnnkit.layers.recurrent import CellLayer
 from rnnkit.layers.rnn_cells import check_rate
 
 MODES = ("auto", "parallel", "sequential")
@@ -173,38 +173,5 @@ class ParallelCell(Layer):
         return config
 
 
-_RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
-             "time_major", "zero_output_for_mask")
-_BASE_ARGS = ("name", "trainable", "dtype", "activity_regularizer", "input_shape",
-              "input_dim", "batch_input_shape", "batch_size")
-_CELL_CONFIG_SKIP = ("name", "trainable", "dtype")
-
-
-class ParallelRNN(RNN):
+class ParallelRNN(CellLayer):
     """An `RNN` around a `ParallelCell` built from the layer's own keyword arguments."""
-
-    _cell_class = None
-
-    def __init__(self, *args, **kwargs):  # the cell's arguments: units / state_dim, ...
-        rnn_kwargs = {k: kwargs.pop(k) for k in _RNN_ARGS + _BASE_ARGS if k in kwargs}
-        cell_kwargs = dict(kwargs)
-        cell_kwargs.setdefault("dtype", rnn_kwargs.get("dtype"))
-        cell_kwargs["name"] = to_snake_case(self._cell_class.__name__)
-        try:
-            cell = self._cell_class(*args, **cell_kwargs)
-        except TypeError as err:
-            raise TypeError(f"{type(self).__name__}: {err}") from None
-        super().__init__(cell, **rnn_kwargs)
-
-    def __getattr__(self, name):
-        # the cell's configuration on the layer, as Keras: layer.units, layer.dropout...
-        cell = self.__dict__.get("cell")
-        if cell is not None and not name.startswith("_") and hasattr(cell, name):
-            return getattr(cell, name)
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
-
-    def get_config(self):
-        config = {k: v for k, v in self.cell.get_config().items()
-                  if k not in _CELL_CONFIG_SKIP}
-        config.update(super().get_config())
-        return config

@@ -13,21 +13,21 @@ _BASE_ARGS = ("name", "trainable", "dtype", "activity_regularizer", "input_shape
 _CELL_CONFIG_SKIP = ("name", "trainable", "dtype")
 
 
-class _CellLayer(RNN):
-    """An RNN whose cell is built from the layer's own keyword arguments."""
+class CellLayer(RNN):
+    """An RNN whose cell (`_cell_class`) is built from the layer's own keyword arguments:
+    those of `RNN` and of `Layer` go to the layer, the rest to the cell."""
 
     _cell_class = None
 
-    def __init__(self, units, use_cudnn="auto", **kwargs):
+    def __init__(self, *args, **kwargs):  # the cell's arguments: units, ...
         rnn_kwargs = {k: kwargs.pop(k) for k in _RNN_ARGS + _BASE_ARGS if k in kwargs}
         cell_kwargs = dict(kwargs)
         cell_kwargs.setdefault("dtype", rnn_kwargs.get("dtype"))
         cell_kwargs["name"] = to_snake_case(self._cell_class.__name__)
         try:
-            cell = self._cell_class(units, **cell_kwargs)
+            cell = self._cell_class(*args, **cell_kwargs)
         except TypeError as err:
             raise TypeError(f"{type(self).__name__}: {err}") from None
-        self.use_cudnn = use_cudnn
         super().__init__(cell, **rnn_kwargs)
 
     def __getattr__(self, name):
@@ -41,6 +41,19 @@ class _CellLayer(RNN):
         config = {k: v for k, v in self.cell.get_config().items()
                   if k not in _CELL_CONFIG_SKIP}
         config.update(super().get_config())
+        return config
+
+
+class _CellLayer(CellLayer):
+    """Keras' SimpleRNN / LSTM / GRU: a `CellLayer` that also takes (and ignores, there being
+    no cuDNN here) `use_cudnn`."""
+
+    def __init__(self, units, use_cudnn="auto", **kwargs):
+        self.use_cudnn = use_cudnn
+        super().__init__(units, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
         config["use_cudnn"] = self.use_cudnn
         return config
 

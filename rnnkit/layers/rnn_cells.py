@@ -15,6 +15,8 @@ from rnnkit import random as rk_random
 from rnnkit.core import cells as core
 from rnnkit.core import engines, fused, policy
 from rnnkit.core.kernels import get_kernel
+from rnnkit.layers.cell_protocol import UnitsCell
+from rnnkit.layers.helpers import set_weight_options
 from rnnkit.layers.layer import Layer
 from rnnkit.layers.validation import check_positive_int, check_rate  # noqa: F401
 
@@ -24,7 +26,7 @@ def check_units(layer_name: str, units) -> int:
                               " (the size of the output and state)")
 
 
-class DropoutRNNCell(Layer):
+class DropoutRNNCell(UnitsCell, Layer):
     """Shared configuration of the built-in cells: weights' initializers, regularizers,
     constraints, and variational dropout on inputs and recurrent state."""
 
@@ -46,27 +48,14 @@ class DropoutRNNCell(Layer):
         self.units = check_units(cls, units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        set_weight_options(
+            self, kernel=(kernel_initializer, kernel_regularizer, kernel_constraint),
+            recurrent=(recurrent_initializer, recurrent_regularizer, recurrent_constraint),
+            bias=(bias_initializer, bias_regularizer, bias_constraint))
         self.dropout = check_rate(cls, "dropout", dropout)
         self.recurrent_dropout = check_rate(cls, "recurrent_dropout", recurrent_dropout)
         self.seed = seed
         self._seed_state = None
-
-    @property
-    def state_size(self):
-        return self.units
-
-    @property
-    def output_size(self):
-        return self.units
 
     def _add_kernels(self, input_dim):
         g = self._n_gates * self.units

@@ -73,8 +73,9 @@ inline void conv_tile_rows(const Seg* segs, int nseg, int64_t x0, const float* p
   conv_tile<MR>(segs, nseg, x0, panel, init, C, ldc);
 }
 
-// A barrier for the threads of one call: spins briefly, then yields (the machine may be
-// shared; a descheduled partner should not cost a full spin of the other core).
+// A barrier for the threads of one call: spins briefly (256 pauses, ~10-30 us), then
+// yields (the machine may be shared; a descheduled partner should not cost a full spin of
+// the other core).
 struct StepBarrier {
   std::atomic<int64_t> arrived{0}, generation{0};
   int64_t n = 1;
@@ -87,7 +88,7 @@ struct StepBarrier {
       return;
     }
     for (int spins = 0; generation.load(std::memory_order_acquire) == g; ++spins) {
-      if (spins < 4000)
+      if (spins < 256)
         _mm_pause();
       else
         std::this_thread::yield();
