@@ -3,7 +3,10 @@ gradients of the weights and states only, with the input not differentiated.
 
 When nothing differentiated reaches xs (the layer reads the data), the custom VJP tells the
 backward not to compute dx (`SeqConfig.need_dx`), and the native loop's per-step GEMM is
-dz @ U^T alone. These tests check that those gradients still match the autodiff reference
+dz @ U^T alone. The weight-gradient sums are kept panel-major
+(`update_weight_grads_pm`), so the cases also cover feature counts D + H that are not whole
+register blocks, several feature chunks, and updates over more than one K block. These
+tests check that those gradients still match the autodiff reference
 (atol 2e-6 / rtol 1e-5, as tests/core/test_fast_paths.py), that the compiled program really
 asks for no dx, and that a layer whose input IS differentiated (a second stacked layer)
 still gets it.
@@ -27,7 +30,9 @@ CASES = [
     (13, 1, 5, 37, True, True, False, True, True, True),  # T = 1, odd batch, H % 16 != 0
     (1, 6, 3, 20, False, False, True, True, False, True),  # batch 1: the GEMV
     (37, 70, 7, 33, True, True, False, True, True, False),  # flushes mid-sequence and at t=0
-    (20, 4, 300, 16, True, False, False, False, True, True),  # D > 256
+    (20, 4, 300, 16, True, False, False, False, True, True),  # D > 256, several chunks
+    # 300 rows in one thread: one update of K = 300 > 256 rows (two K blocks)
+    (300, 3, 5, 9, True, True, False, True, False, True),
 ]
 
 

@@ -351,7 +351,8 @@ struct LstmBwd {
   const float* UW;
   int64_t NpHD, Np;
   float *dxs, *dh0, *dc0, *drm;  // dxs, drm may be nullptr
-  // per block: its share of dW (D, Np), dU (H, Np) and db (Np), summed after the loop
+  // per block: its share of [dW; dU] (panel-major, D + H rows per panel) and db (Np),
+  // summed after the loop
   std::vector<Floats>* partial;
 
   void rows(int64_t b0, int64_t b1, int64_t block) const {
@@ -361,14 +362,16 @@ struct LstmBwd {
       return t > 0 ? hs + seq_row(bm, T, B, t - 1, b0 + r) * H : h0 + (b0 + r) * H;
     };
     // dW and dU are updated every S steps from the S * Bt rows buffered since the last
-    // update (dz, x and h_{t-1} rm of those steps in dz / xc / hc; dzp: dz packed)
+    // update (dz of those steps in dz, their [x | h_{t-1} rm] as micro-panels in xh; dzp:
+    // dz packed)
     const int64_t S = std::min(T, std::max<int64_t>(1, (kUpdateRows + Bt - 1) / Bt)), N = S * Bt;
+    const int64_t M = D + H;
     Floats dh(Bt * H), dc(Bt * H), out(Bt * NpHD), dz(N * G), dzp(N * Np),
-        xc(N * D), hc(N * H), acc(drm ? Bt * H : 0, 0.0f);
+        xh(round_up(M, kMicroRows) * N, 0.0f), row(M), acc(drm ? Bt * H : 0, 0.0f);
     int64_t n = 0;  // steps buffered
     Floats& part = (*partial)[block];
-    part.assign((D + H + 1) * Np, 0.0f);
-    float *dW = part.data(), *dU = dW + D * Np, *db = dU + H * Np;
+    part.assign((M + 1) * Np, 0.0f);
+    float *dWU = part.data(), *db = dWU + M * Np;
     std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
     std::memcpy(dc.data(), d_cT + b0 * H, Bt * H * sizeof(float));
     for (int64_t t = T - 1; t >= 0; --t) {
@@ -396,18 +399,16 @@ struct LstmBwd {
         gemm(dzt, G, Bt, G, UW, NpHD, nullptr, out.data(), NpHD);
       // dW += x^T dz, dU += (h_{t-1} rm)^T dz over the buffered steps; db += sum of dz
       for (int64_t r = 0; r < Bt; ++r)
-        std::memcpy(&xc[(n * Bt + r) * D], xs + seq_row(bm, T, B, t, b0 + r) * D,
-                    D * sizeof(float));
-      for (int64_t r = 0; r < Bt; ++r)
-        stage_recurrent_input(prev_h(r, t), rm ? rm + (b0 + r) * H : nullptr, H,
-                              &hc[(n * Bt + r) * H]);
+        stage_features(xs + seq_row(bm, T, B, t, b0 + r) * D, D, prev_h(r, t),
+                       rm ? rm + (b0 + r) * H : nullptr, H, n * Bt + r, N, row.data(),
+                       xh.data());
       for (int64_t r = 0; r < Bt; ++r) {
         const float* dzr = dzt + r * G;
         for (int64_t j = 0; j < G; ++j) db[j] += dzr[j];
       }
       if (++n == S || t == 0) {
-        update_weight_grads(dz.data(), n * Bt, G, xc.data(), D, hc.data(), H, dzp.data(), Np,
-                            dW, dU);
+        pack_rows(dz.data(), n * Bt, G, n * Bt, 0, dzp.data());
+        update_weight_grads_pm(xh.data(), N, n * Bt, dzp.data(), Np, M, dWU);
         n = 0;
       }
       for (int64_t r = 0; r < Bt; ++r)
@@ -466,7 +467,7 @@ ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs,
   k.partial = &partial;
   for_row_blocks_indexed(k.B, blocks,
                          [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });
-  sum_weight_grads(partial, k.D, k.H, G, k.Np, dW->typed_data(), dU->typed_data(),
+  sum_weight_grads_pm(partial, k.D, k.H, G, k.Np, dW->typed_data(), dU->typed_data(),
                    has_out(db) ? db->typed_data() : nullptr);
   return ffi::Error::Success();
 }

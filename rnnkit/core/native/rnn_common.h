@@ -414,6 +414,80 @@ inline void sum_weight_grads(const std::vector<Floats>& partial, int64_t D,
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// Weight-gradient sums in a cache-friendly layout (the LSTM reverse loop). The update
+// dWU (M, Np) += A^T (M, K) @ dz (K, Np) with M = D + H features [x | h rm] and K buffered
+// rows keeps
+// - dWU panel-major: panel p holds its M rows of 32 sums contiguously (p * M * 32), so one
+//   micro tile of C is 12 consecutive 128-byte rows instead of 12 rows Np floats apart
+//   (4 KB at 4H = 1024), which the hardware prefetcher follows and no set of L1 aliases;
+// - A staged as micro-panels: block mb of 12 features holds, for each buffered row k, its 12
+//   values at mb * cap * 12 + k * 12 (cap: the buffer's row capacity), read contiguously.
+// ---------------------------------------------------------------------------------------
+
+constexpr int64_t kMicroRows = 12;  // rows of the gemm_panels register tile
+
+// Writes one buffered row (k) of features [x (D) | h (H) * rm] into the micro-panels xh.
+inline void stage_features(const float* x, int64_t D, const float* h, const float* rm,
+                           int64_t H, int64_t k, int64_t cap, float* row, float* xh) {
+  std::memcpy(row, x, D * sizeof(float));
+  stage_recurrent_input(h, rm, H, row + D);
+  const int64_t M = D + H;
+  for (int64_t m = 0; m < M; m += kMicroRows)
+    std::memcpy(xh + (m / kMicroRows * cap + k) * kMicroRows, row + m,
+                std::min(kMicroRows, M - m) * sizeof(float));
+}
+
+// dWU (panel-major, M rows per panel) += A^T dz over K rows: xh the micro-panels of A (row
+// capacity cap), dzp dz packed as (K, Np) panels. The feature blocks go in chunks whose A
+// part (chunk * 12 * K floats) stays in L1 next to one dz panel while the panels stream by.
+inline void update_weight_grads_pm(const float* xh, int64_t cap, int64_t K, const float* dzp,
+                                   int64_t Np, int64_t M, float* dWU) {
+  const int64_t blocks = (M + kMicroRows - 1) / kMicroRows;
+  for (int64_t k0 = 0; k0 < K; k0 += kKBlock) {
+    const int64_t kb = std::min(kKBlock, K - k0);
+    const int64_t chunk = std::max<int64_t>(1, 6144 / (kMicroRows * kb));  // ~24 KB of A
+    for (int64_t c0 = 0; c0 < blocks; c0 += chunk) {
+      const int64_t c1 = std::min(blocks, c0 + chunk);
+      for (int64_t p = 0; p < Np / kPanel; ++p) {
+        const float* panel = dzp + (p * K + k0) * kPanel;
+        float* C = dWU + p * M * kPanel;
+        for (int64_t mb = c0; mb < c1; ++mb) {
+          const float* a = xh + (mb * cap + k0) * kMicroRows;
+          const int64_t m = mb * kMicroRows;
+          if (m + kMicroRows <= M)
+            micro<kMicroRows, true, true>(a, kMicroRows, panel, kb, nullptr, C + m * kPanel,
+                                          kPanel);
+          else
+            micro_rows<kMicroRows - 1, true, true>(a, kMicroRows, panel, kb, nullptr,
+                                                   C + m * kPanel, kPanel, M - m);
+        }
+      }
+    }
+  }
+}
+
+// Sums the row blocks' shares, each [dWU panel-major (M = D + H rows, Np); db (Np)], into
+// the unpadded dW (D, N), dU (H, N) and db (N) (db may be nullptr: no bias).
+inline void sum_weight_grads_pm(const std::vector<Floats>& partial, int64_t D, int64_t H,
+                                int64_t N, int64_t Np, float* dW, float* dU, float* db) {
+  const int64_t M = D + H;
+  for (int64_t m = 0; m < M; ++m) {
+    float* dst = m < D ? dW + m * N : dU + (m - D) * N;
+    std::fill(dst, dst + N, 0.0f);
+    for (const auto& share : partial)
+      for (int64_t p = 0; p * kPanel < N; ++p) {
+        const float* src = share.data() + (p * M + m) * kPanel;
+        const int64_t w = std::min<int64_t>(kPanel, N - p * kPanel);
+        for (int64_t j = 0; j < w; ++j) dst[p * kPanel + j] += src[j];
+      }
+  }
+  if (!db) return;
+  std::fill(db, db + N, 0.0f);
+  for (const auto& share : partial)
+    for (int64_t j = 0; j < N; ++j) db[j] += share[M * Np + j];
+}
+
 // The row of step t for batch row b in a sequence array: (T, B, X) time-major, or (B, T, X)
 // batch-major (read and written in place, sparing XLA a transpose on either side).
 inline int64_t seq_row(bool batch_major, int64_t T, int64_t B, int64_t t, int64_t b) {
