@@ -40,6 +40,11 @@ CASES = [
     ("lstm", 29, 9, 7, 37, "tanh", "sigmoid", True, True, True, True, True, False, True, False),
     ("lstm", 16, 5, 16, 32, "sigmoid", "tanh", True, False, False, True, True, True, False,
      False),
+    # the tiled LSTM forward (>= 2 rows per thread, gates interleaved per 16 units): T = 1 with
+    # 5 rows, which at threads=3 mixes a one-row (GEMV) block with two tiled ones; 25 rows
+    # (row tiles of 6 to 12, odd heights), 2.5 groups of 16 units, go_backwards
+    ("lstm", 5, 1, 3, 20, "tanh", "sigmoid", True, True, False, True, True, False, True, False),
+    ("lstm", 25, 8, 9, 40, "tanh", "sigmoid", False, True, True, False, True, True, True, False),
     ("gru", 3, 6, 4, 5, "tanh", "sigmoid", True, True, True, True, True, False, True, False),
     ("gru", 2, 5, 3, 4, "linear", "sigmoid", False, False, False, True, False, False, True,
      False),
