@@ -265,7 +265,8 @@ def bidirectional_layer(r, *, dropout=False):
         for key in ("return_sequences", "return_state"):
             if inner["kwargs"].get(key):
                 back["kwargs"][key] = True
-        back["kwargs"]["go_backwards"] = True
+        # Keras wants the two layers' go_backwards to differ
+        back["kwargs"]["go_backwards"] = not inner["kwargs"].get("go_backwards", False)
         kw["backward_layer"] = back
     return spec("Bidirectional", **kw)
 
@@ -375,6 +376,11 @@ def _add_constraints(r, kw):
 
 
 def gen_regularizers(r, rng):
+    if r.random() < 0.15:  # a ConvLSTM case (its calls, masks and states) with regularizers
+        cfg, arrays = gen_convlstm(r, rng)
+        _add_regularizers(r, cfg["spec"]["kwargs"])
+        cfg.update(category="regularizers", regularization_losses=True)
+        return cfg, arrays
     shape = _shape(r)
     form = r.random()
     if form < 0.6:

@@ -100,7 +100,8 @@ def _tf_backend_masking(keras):
     TensorFlow carries zeros; and the JAX backend's unrolled loop ignores
     `zero_output_for_mask`. TensorFlow's unrolled loop (the same carry as JAX's unrolled
     one) zeroes the masked outputs afterwards, with the time mask as given (not reversed
-    for `go_backwards`); its scan zeroes them step by step.
+    for `go_backwards`); its scan zeroes them step by step. Without a mask, TensorFlow's
+    loop also packs each step's states like the initial ones (`_packed_like`).
     """
     import jax.numpy as jnp  # noqa: PLC0415
 
