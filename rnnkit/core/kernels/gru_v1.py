@@ -14,16 +14,14 @@ import jax.numpy as jnp
 
 from rnnkit.core import cells
 from rnnkit.core.kernels import gru
-from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq,
-                                        scan, t_mm)
+from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mm, prev_seq, scan,
+                                        t_mm)
 from rnnkit.core.kernels.spec import (CellKernel, ExplainText, SequenceKernels,
                                        dense_weight_shapes)
 
 
 def primal(cfg, p, xs, state0, mask, rm):
-    (h0,) = state0
-    act, ract = cfg.activation, cfg.recurrent_activation
-    cdt = cdt_of(cfg)
+    h0, act, ract, cdt = gru.setup(cfg, state0)
     H = h0.shape[-1]
     W, U, b = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt), p.bias
     U_zr, U_h = U[:, :2 * H], U[:, 2 * H:]
@@ -58,9 +56,7 @@ def primal(cfg, p, xs, state0, mask, rm):
 
 
 def forward(cfg, p, xs, state0, mask, rm):
-    (h0,) = state0
-    act, ract = cfg.activation, cfg.recurrent_activation
-    cdt = cdt_of(cfg)
+    h0, act, ract, cdt = gru.setup(cfg, state0)
     H = h0.shape[-1]
     W, U, b = cast_w(p.kernel, cdt), cast_w(p.recurrent_kernel, cdt), p.bias
     U_zr, U_h = U[:, :2 * H], U[:, 2 * H:]
@@ -88,21 +84,13 @@ def forward(cfg, p, xs, state0, mask, rm):
 def backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
     (h0,), (d_hT,) = state0, d_final
     G, Hs = res
-    act, ract = cfg.activation, cfg.recurrent_activation
-    cdt = cdt_of(cfg)
+    _, act, ract, cdt = gru.setup(cfg, state0)
     H = h0.shape[-1]
     U = p.recurrent_kernel
     U_zrT, U_hT = cast_w(U[:, :2 * H].T, cdt), cast_w(U[:, 2 * H:].T, cdt)
     Hprev = prev_seq(h0, Hs)
-    track_rm = rm is not None
 
-    def body(carry, inp):
-        dh, drm = carry
-        g_t, h_prev, m_t, dhs_t = inp
-        if dhs_t is not None:
-            dh = dh + dhs_t
-        mf = mask_f(m_t, dh.dtype)
-        dh_n = dh if mf is None else dh * mf
+    def gate_grads(dh_n, g_t, h_prev):
         hr = h_prev if rm is None else h_prev * rm
         gz, gr, gh = g_t
         z, r, hh = ract.post(gz), ract.post(gr), act.post(gh)
@@ -112,16 +100,10 @@ def backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
         dpr = ract.grad(gr, drh * hr)
         dzr = jnp.concatenate([dpz, dpr], axis=-1)
         dhr = drh * r + mm(dzr, U_zrT, cdt)
-        dh_p = (dhr if rm is None else dhr * rm) + dh_n * z
-        if mf is not None:
-            dh_p = dh_p + dh * (1.0 - mf)
-        if track_rm:
-            drm = drm + h_prev * dhr
-        return (dh_p, drm), (dzr, dph)
+        return dhr, z, (dzr, dph)
 
-    drm0 = jnp.zeros_like(rm) if track_rm else None
-    (dh0, drm), (dZR, dPH) = scan(body, (d_hT, drm0), (G, Hprev, mask, d_hs),
-                                   reverse=True, unroll=cfg.plan.bwd_unroll)
+    (dh0, drm), (dZR, dPH) = gru.reverse_loop(cfg, rm, G, Hprev, mask, d_hs, d_hT,
+                                              gate_grads)
     R = ract.post(G[1])
     dp, dxs = param_grads(cfg, p, xs, h0, Hs, rm, R, flat(dZR), flat(dPH), Hprev=Hprev)
     return dp, dxs, (dh0,), drm
@@ -135,35 +117,19 @@ def param_grads(cfg, p, xs, h0, Hs, rm, R, dZR2, dPH2, *, Hprev=None):
     The two parts stay separate arrays: GEMMs on column slices of one (T*B, 3H) array
     cost XLA:CPU a copy of each slice (B64 T100 D64 H256: 27 vs 19 ms, best of 30)."""
     cdt = cdt_of(cfg)
-    T, B, D = xs.shape
-    H = R.shape[-1]
     if Hprev is None:
         Hprev = prev_seq(h0, Hs)
     HR = Hprev if rm is None else Hprev * rm[None]
-    X2 = flat(xs)
-    dW = jnp.concatenate([t_mm(X2, dZR2, cdt), t_mm(X2, dPH2, cdt)], axis=1)
+    dW, dxs = gru.input_grads(cfg, p, xs, dZR2, dPH2)
     dU = jnp.concatenate([t_mm(flat(HR), dZR2, cdt), t_mm(flat(R * HR), dPH2, cdt)], axis=1)
     db = None if p.bias is None else jnp.concatenate([jnp.sum(dZR2, 0), jnp.sum(dPH2, 0)])
-    W = p.kernel
-    dxs = (mm(dZR2, cast_w(W[:, :2 * H].T, cdt), cdt)
-           + mm(dPH2, cast_w(W[:, 2 * H:].T, cdt), cdt)).reshape(T, B, D)
-    dp = type(p)(dW.astype(p.kernel.dtype), dU.astype(p.recurrent_kernel.dtype),
-                 None if db is None else db.astype(p.bias.dtype))
-    return dp, dxs
+    return gru.params_like(p, dW, dU, db), dxs
 
 
 # --- native loops (gru.cc with reset_after=0) ---------------------------------------------
 
-def native_primal(cfg, p, xs, state0, mask, rm):
-    hs, hT, _ = gru.native_run(cfg, p, xs, state0[0], mask, rm, reset_after=False,
-                               hs=cfg.return_sequences, train=False)
-    return (hs if cfg.return_sequences else None), (hT,)
-
-
-def native_forward(cfg, p, xs, state0, mask, rm):
-    Hs, hT, G = gru.native_run(cfg, p, xs, state0[0], mask, rm, reset_after=False, hs=True,
-                               train=True)
-    return (Hs if cfg.return_sequences else None, (hT,)), (G, Hs)
+native_primal = functools.partial(gru.native_primal, reset_after=False)
+native_forward = functools.partial(gru.native_forward, reset_after=False)
 
 
 def native_backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
