@@ -62,6 +62,21 @@ def test_time_major_matches_batch_major(layer_cls):
         np.testing.assert_allclose(sa, sb, atol=1e-6)
 
 
+def test_time_major_unrolled_backwards_zero_output_mask_matches_batch_major():
+    # the zeros Keras' unrolled loop puts on masked steps after a go_backwards pass
+    # (rnnkit.layers.rnn.zeros_after_unrolled_loop) land on the same steps with time_major
+    mask = np.array([[1, 1, 0, 1, 0, 0], [0, 1, 1, 1, 1, 1], [1, 0, 0, 0, 0, 1]], bool)
+    kw = dict(return_sequences=True, unroll=True, go_backwards=True, zero_output_for_mask=True)
+    a, b = GRU(5, **kw), GRU(5, time_major=True, **kw)
+    a.build(X.shape)
+    b.build((6, 3, 4))
+    b.set_weights(a.get_weights())
+    out_a = np.asarray(a(X, mask=mask))
+    out_b = np.swapaxes(np.asarray(b(np.swapaxes(X, 0, 1), mask=mask)), 0, 1)
+    np.testing.assert_allclose(out_b, out_a, atol=1e-6)
+    assert np.all(out_a[~mask] == 0)
+
+
 @pytest.mark.parametrize("unroll", [True, 2, 3, 8])
 def test_integer_unroll_factor_gives_same_numbers(unroll):
     ref = LSTM(5, return_sequences=True)
