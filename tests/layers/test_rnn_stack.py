@@ -126,6 +126,20 @@ def _per_layer(setups, x):
     return seq, finals
 
 
+def _stacked_vs_per_layer(setups, x, threads):
+    """Runs the chain as one stacked call on `threads` threads, asserts its final states
+    equal the per-layer ones (1e-6) and returns (stacked hs, per-layer hs)."""
+    cfgs = [dataclasses.replace(c, plan=dataclasses.replace(c.plan, threads=threads))
+            for c, _, _ in setups]
+    hs, finals = fused.stacked_rnn(cfgs, [p for _, p, _ in setups], x,
+                                   [s for _, _, s in setups])
+    want_hs, want_finals = _per_layer(setups, x)
+    for got, want in zip(finals, want_finals):
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+    return hs, want_hs
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3, 4])
 @pytest.mark.parametrize("moved", ["auto", "0", "5"])
 def test_every_thread_layout_and_split_gives_per_layer_values(monkeypatch, threads, moved):
@@ -136,30 +150,16 @@ def test_every_thread_layout_and_split_gives_per_layer_values(monkeypatch, threa
         monkeypatch.setenv("RNNKIT_STACK_MOVED", moved)
     x = jnp.asarray(np.random.default_rng(1).normal(size=(17, 9, 5)).astype(np.float32))
     setups = _chain((24, 40, 16), x, seed=threads)
-    cfgs = [dataclasses.replace(c, plan=dataclasses.replace(c.plan, threads=threads))
-            for c, _, _ in setups]
-    hs, finals = fused.stacked_rnn(cfgs, [p for _, p, _ in setups], x,
-                                   [s for _, _, s in setups])
-    want_hs, want_finals = _per_layer(setups, x)
+    hs, want_hs = _stacked_vs_per_layer(setups, x, threads)
     np.testing.assert_allclose(hs, want_hs, atol=1e-6, rtol=0)
-    for got, want in zip(finals, want_finals):
-        for a, b in zip(got, want):
-            np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
 
 
 def test_row_groups_split_the_batch_when_threads_outnumber_layers():
     # 2 layers on 4 threads: two row groups, each a wavefront of its own
     x = jnp.asarray(np.random.default_rng(2).normal(size=(19, 7, 3)).astype(np.float32))
     setups = _chain((16, 8), x, seed=3, last_sequences=False)
-    cfgs = [dataclasses.replace(c, plan=dataclasses.replace(c.plan, threads=4))
-            for c, _, _ in setups]
-    hs, finals = fused.stacked_rnn(cfgs, [p for _, p, _ in setups], x,
-                                   [s for _, _, s in setups])
+    hs, _ = _stacked_vs_per_layer(setups, x, threads=4)
     assert hs is None
-    _, want_finals = _per_layer(setups, x)
-    for got, want in zip(finals, want_finals):
-        for a, b in zip(got, want):
-            np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
 
 
 def test_stacked_gradients_match_per_layer():

@@ -115,3 +115,35 @@ def mask_f(m_t, dtype):
 
 def scan(body, init, xs, *, reverse=False, unroll=1):
     return lax.scan(body, init, xs, reverse=reverse, unroll=max(int(unroll), 1))
+
+
+def reverse_h_loop(cfg, rm, res, Hprev, mask, d_hs, d_hT, step_grads):
+    """The reverse loop of the one-state cells (SimpleRNN, both GRU modes): per step, adds
+    the output gradient, masks it, asks `step_grads(dh_n, res_t, h_prev) -> (dhr, z, outs)`
+    for the step's own part (dhr: the gradient at the dropout-masked h_(t-1); z: the factor
+    by which h_(t-1) passes straight into h_t, or None; outs: what the loop stacks), carries
+    dh over masked steps and sums the recurrent-dropout mask's gradient. `res` (T, B, ...)
+    and `Hprev` (T, B, H; None when neither step_grads nor the dropout mask needs it) are
+    scanned with the step.
+    Returns `((dh0, drm or None), stacked outs)`."""
+
+    def body(carry, inp):
+        dh, drm = carry
+        res_t, h_prev, m_t, dhs_t = inp
+        if dhs_t is not None:
+            dh = dh + dhs_t
+        mf = mask_f(m_t, dh.dtype)
+        dh_n = dh if mf is None else dh * mf
+        dhr, z, outs = step_grads(dh_n, res_t, h_prev)
+        dh_p = dhr if rm is None else dhr * rm
+        if z is not None:
+            dh_p = dh_p + dh_n * z
+        if mf is not None:
+            dh_p = dh_p + dh * (1.0 - mf)
+        if rm is not None:
+            drm = drm + h_prev * dhr
+        return (dh_p, drm), outs
+
+    drm0 = None if rm is None else jnp.zeros_like(rm)
+    return scan(body, (d_hT, drm0), (res, Hprev, mask, d_hs), reverse=True,
+                unroll=cfg.plan.bwd_unroll)

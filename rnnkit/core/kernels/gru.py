@@ -19,8 +19,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from rnnkit.core import cells
-from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq,
-                                        scan, t_mm)
+from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mm, prev_seq,
+                                        reverse_h_loop, scan, t_mm)
 from rnnkit.core.kernels.spec import (CellKernel, ExplainText, SequenceKernels,
                                        dense_weight_shapes)
 from rnnkit.core.native import ffi
@@ -38,33 +38,6 @@ def setup(cfg, state0):
     """`(h0, activation, recurrent_activation, compute dtype)` of a sequence kernel call."""
     (h0,) = state0
     return h0, cfg.activation, cfg.recurrent_activation, cdt_of(cfg)
-
-
-def reverse_loop(cfg, rm, G, Hprev, mask, d_hs, d_hT, gate_grads):
-    """The reverse loop of both modes: per step, adds the output gradient, masks it, asks
-    `gate_grads(dh_n, g_t, h_prev) -> (dhr, z, outs)` for the step's own part (dhr: the
-    gradient at the dropout-masked h_(t-1); outs: what the loop stacks), carries dh over
-    masked steps and sums the recurrent-dropout mask's gradient.
-    Returns `((dh0, drm or None), stacked outs)`."""
-
-    def body(carry, inp):
-        dh, drm = carry
-        g_t, h_prev, m_t, dhs_t = inp
-        if dhs_t is not None:
-            dh = dh + dhs_t
-        mf = mask_f(m_t, dh.dtype)
-        dh_n = dh if mf is None else dh * mf
-        dhr, z, outs = gate_grads(dh_n, g_t, h_prev)
-        dh_p = (dhr if rm is None else dhr * rm) + dh_n * z
-        if mf is not None:
-            dh_p = dh_p + dh * (1.0 - mf)
-        if rm is not None:
-            drm = drm + h_prev * dhr
-        return (dh_p, drm), outs
-
-    drm0 = None if rm is None else jnp.zeros_like(rm)
-    return scan(body, (d_hT, drm0), (G, Hprev, mask, d_hs), reverse=True,
-                unroll=cfg.plan.bwd_unroll)
 
 
 def input_grads(cfg, p, xs, dZR2, dPH2):
@@ -178,8 +151,8 @@ def backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
         dhr = mm(jnp.concatenate([dzr, dphr], axis=-1), UT, cdt)
         return dhr, z, (dzr, dph, dphr)
 
-    (dh0, drm), (dZR, dPH, dPHR) = reverse_loop(cfg, rm, G, Hprev, mask, d_hs, d_hT,
-                                                gate_grads)
+    (dh0, drm), (dZR, dPH, dPHR) = reverse_h_loop(cfg, rm, G, Hprev, mask, d_hs, d_hT,
+                                                  gate_grads)
     dp, dxs = param_grads(cfg, p, xs, h0, Hs, rm, flat(dZR), flat(dPH), flat(dPHR),
                           Hprev=Hprev)
     return dp, dxs, (dh0,), drm

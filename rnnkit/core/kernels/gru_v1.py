@@ -14,8 +14,8 @@ import jax.numpy as jnp
 
 from rnnkit.core import cells
 from rnnkit.core.kernels import gru
-from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mm, prev_seq, scan,
-                                        t_mm)
+from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mm, prev_seq,
+                                        reverse_h_loop, scan, t_mm)
 from rnnkit.core.kernels.spec import (CellKernel, ExplainText, SequenceKernels,
                                        dense_weight_shapes)
 
@@ -102,8 +102,8 @@ def backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
         dhr = drh * r + mm(dzr, U_zrT, cdt)
         return dhr, z, (dzr, dph)
 
-    (dh0, drm), (dZR, dPH) = gru.reverse_loop(cfg, rm, G, Hprev, mask, d_hs, d_hT,
-                                              gate_grads)
+    (dh0, drm), (dZR, dPH) = reverse_h_loop(cfg, rm, G, Hprev, mask, d_hs, d_hT,
+                                            gate_grads)
     R = ract.post(G[1])
     dp, dxs = param_grads(cfg, p, xs, h0, Hs, rm, R, flat(dZR), flat(dPH), Hprev=Hprev)
     return dp, dxs, (dh0,), drm

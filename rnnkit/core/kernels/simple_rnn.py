@@ -13,8 +13,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from rnnkit.core import cells
-from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mask_f, mm, prev_seq,
-                                        scan, t_mm)
+from rnnkit.core.kernels.common import (cast_w, cdt_of, flat, keep, mm, prev_seq,
+                                        reverse_h_loop, scan, t_mm)
 from rnnkit.core.kernels.spec import (CellKernel, ExplainText, SequenceKernels,
                                        dense_weight_shapes)
 from rnnkit.core.native import ffi
@@ -88,26 +88,12 @@ def backward(cfg, p, xs, state0, mask, rm, res, d_hs, d_final):
     track_rm = rm is not None
     res_seq = Hs if Z is None else Z
 
-    def body(carry, inp):
-        dh, drm = carry
-        res_t, h_prev, m_t, dhs_t = inp
-        if dhs_t is not None:
-            dh = dh + dhs_t
-        mf = mask_f(m_t, dh.dtype)
-        dh_n = dh if mf is None else dh * mf
+    def step_grads(dh_n, res_t, h_prev):
         dz = act.grad(res_t, dh_n)
-        dhr = mm(dz, UT, cdt)
-        dh_p = dhr if rm is None else dhr * rm
-        if mf is not None:
-            dh_p = dh_p + dh * (1.0 - mf)
-        if track_rm:
-            drm = drm + h_prev * dhr
-        return (dh_p, drm), dz
+        return mm(dz, UT, cdt), None, dz
 
-    drm0 = jnp.zeros_like(rm) if track_rm else None
-    (dh0, drm), dZ = scan(body, (d_hT, drm0),
-                           (res_seq, Hprev if track_rm else None, mask, d_hs),
-                           reverse=True, unroll=cfg.plan.bwd_unroll)
+    (dh0, drm), dZ = reverse_h_loop(cfg, rm, res_seq, Hprev if track_rm else None, mask,
+                                    d_hs, d_hT, step_grads)
     dZ2 = flat(dZ)
     HR = Hprev if rm is None else Hprev * rm[None]
     dW = t_mm(flat(xs), dZ2, cdt)
