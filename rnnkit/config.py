@@ -8,10 +8,11 @@ None of these change results beyond float32 rounding, except the opt-in bf16 pol
 - `set_native_kernels(enabled)` / env `RNNKIT_NATIVE=0`: the native C++ time loops of
   `rnnkit.core.native` (CPU, float32, AVX-512F), compiled once per machine. On by
   default where they apply; off runs the same fused kernels on XLA.
-- `set_stacked_layers(enabled)` / env `RNNKIT_STACKED_LAYERS=1`: consecutive LSTM layers
+- `set_stacked_layers(enabled)` / env `RNNKIT_STACKED_LAYERS=0`: consecutive LSTM layers
   of a model run at inference as one native call with one thread per layer, where a batch
-  split would leave cores idle (batches under 8 rows per layer). Opt-in: measured only on
-  a loaded machine, where it was slower (benchmarks/PERF_NOTES.md, lever 15).
+  split would leave cores idle (batches under 8 rows per layer). On by default: 0.64x /
+  0.65x the per-layer time at B1 / B8 on a quiet 2-core machine (benchmarks/PERF_NOTES.md,
+  lever 15); on a heavily oversubscribed machine the per-step hand-off can make it slower.
 - `set_cpu_devices(n)` / env `RNNKIT_CPU_DEVICES=n`: split XLA:CPU into `n` devices
   (must run before JAX initialises its backend) so the XLA kernels run each part of the
   batch on its own core (the native loops do this themselves). Opt-in; see
@@ -44,7 +45,7 @@ import os
 _state = {
     "fast_paths": True,
     "native": True,
-    "stacked_layers": False,
+    "stacked_layers": True,
     "cpu_devices": None,  # int once set_cpu_devices ran (or RNNKIT_CPU_DEVICES was read)
     "dtype_policy": "float32",
     "compilation_cache": None,
@@ -80,7 +81,7 @@ def native_kernels_enabled() -> bool:
 def set_stacked_layers(enabled: bool = True) -> None:
     """Runs chains of LSTM layers at inference as one native call, a thread per layer,
     where that gives them cores a batch split leaves idle (`rnnkit.layers.rnn_stack`).
-    Off by default. Takes effect for calls traced afterwards."""
+    On by default. Takes effect for calls traced afterwards."""
     _state["stacked_layers"] = bool(enabled)
 
 

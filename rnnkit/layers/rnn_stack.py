@@ -37,8 +37,8 @@ def stack_setup(layers, x, training=None):
     - the kernel side agrees (`fused.stack_ready`: one cell kind with the same
       activations, the native engine on one device, a `stack` kernel that builds, a core
       per layer that a batch split would leave idle, enough work for the threads);
-    - `rnnkit.config.set_stacked_layers(True)` (opt-in: measured only on a loaded machine,
-      where the per-step hand-off between the threads made it slower).
+    - `rnnkit.config.stacked_layers_enabled()` (on by default; `set_stacked_layers(False)`
+      or `RNNKIT_STACKED_LAYERS=0` turns it off).
     """
     if (not config.stacked_layers_enabled() or len(layers) < 2 or training
             or not all(chainable(layer) and layer.built

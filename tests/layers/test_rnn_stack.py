@@ -36,9 +36,10 @@ def _stacking_on(monkeypatch):
         pytest.skip("the native LSTM loops do not run on this machine")
     monkeypatch.setattr(fused, "cores", lambda: 8)
     monkeypatch.setattr(fused, "STACK_MIN_MACS", 0)
+    was = config.stacked_layers_enabled()
     config.set_stacked_layers(True)
     yield
-    config.set_stacked_layers(False)
+    config.set_stacked_layers(was)
 
 
 @pytest.fixture
