@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <new>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -496,6 +497,28 @@ inline int64_t seq_row(bool batch_major, int64_t T, int64_t B, int64_t t, int64_
 
 inline bool has(const F32& b) { return b.element_count() > 0; }
 inline bool has_out(F32Out& b) { return b->element_count() > 0; }
+
+// The SimpleRNN backward's operand shapes, checked once for the float32 and the bf16
+// handler: nullptr and (T, B, D, H) in `dims`, or what is wrong.
+inline const char* srnn_backward_shape_error(const F32& xs, const F32& W, const F32& U,
+                                             const F32& hs, const F32& h0, const Mask& mask,
+                                             const F32& rm, const F32& d_hs, const F32& d_hT,
+                                             int64_t dims[4]) {
+  auto xd = xs.dimensions(), hd = hs.dimensions(), ud = U.dimensions();
+  if (xd.size() != 3 || hd.size() != 3 || ud.size() != 2 || ud[0] != ud[1] ||
+      hd[0] != xd[0] || hd[1] != xd[1] || hd[2] != ud[0])
+    return "xs must be (T, B, D), hs (T, B, H), U (H, H)";
+  const int64_t T = xd[0], B = xd[1], D = xd[2], H = ud[0];
+  if (W.element_count() != static_cast<size_t>(D * H) ||
+      h0.element_count() != static_cast<size_t>(B * H) ||
+      d_hT.element_count() != static_cast<size_t>(B * H) ||
+      (has(d_hs) && d_hs.element_count() != hs.element_count()) ||
+      (has(rm) && rm.element_count() != static_cast<size_t>(B * H)) ||
+      (mask.element_count() && mask.element_count() != static_cast<size_t>(T * B)))
+    return "shapes do not match xs / U";
+  dims[0] = T, dims[1] = B, dims[2] = D, dims[3] = H;
+  return nullptr;
+}
 
 }  // namespace rnnkit
 

@@ -191,22 +191,12 @@ ffi::Error Bf16SrnnBackward(F32 xs, F32 W, F32 U, F32 hs, F32 h0, Mask mask, F32
   if (!amx_permitted())
     return ffi::Error::Internal(
         "rnnkit_simple_rnn_bf16_backward: the OS refused the AMX tile state");
-  auto xd = xs.dimensions(), hd = hs.dimensions(), ud = U.dimensions();
-  if (xd.size() != 3 || hd.size() != 3 || ud.size() != 2 || ud[0] != ud[1] ||
-      hd[0] != xd[0] || hd[1] != xd[1] || hd[2] != ud[0])
-    return ffi::Error::InvalidArgument(
-        "rnnkit_simple_rnn_bf16_backward: xs must be (T, B, D), hs (T, B, H), U (H, H)");
+  int64_t dims[4];
+  if (const char* err = srnn_backward_shape_error(xs, W, U, hs, h0, mask, rm, d_hs, d_hT, dims))
+    return ffi::Error::InvalidArgument(std::string("rnnkit_simple_rnn_bf16_backward: ") + err);
   Bf16SrnnBwd k;
-  k.T = xd[0], k.B = xd[1], k.D = xd[2], k.H = ud[0], k.act = act;
+  k.T = dims[0], k.B = dims[1], k.D = dims[2], k.H = dims[3], k.act = act;
   const int64_t D = k.D, H = k.H;
-  if (W.element_count() != static_cast<size_t>(D * H) ||
-      h0.element_count() != static_cast<size_t>(k.B * H) ||
-      d_hT.element_count() != static_cast<size_t>(k.B * H) ||
-      (has(d_hs) && d_hs.element_count() != hs.element_count()) ||
-      (has(rm) && rm.element_count() != static_cast<size_t>(k.B * H)) ||
-      (mask.element_count() && mask.element_count() != static_cast<size_t>(k.T * k.B)))
-    return ffi::Error::InvalidArgument(
-        "rnnkit_simple_rnn_bf16_backward: shapes do not match xs / U");
   k.Hk = round_up(H, kTileK);
   k.NpHD = round_up(H + D, kPanel);
   k.Np = round_up(H, kPanel);
