@@ -337,4 +337,25 @@ inline void amx_gemm(const BF16* A, int64_t lda, int64_t Mp, int64_t Kp, const B
   amx_gemm<ACC>(A, lda, Mp, Kp, B, Np, C, ldc, [] {});
 }
 
+// Sums the row blocks' weight-gradient shares (each [dW: Dp rows; dU: Hp rows; db: 1 row],
+// rows Np floats apart) into the unpadded outputs dW (D, N), dU (H, N) and db (N; null when
+// the layer has no bias).
+inline void sum_weight_grad_shares(const std::vector<Floats>& partial, float* dW, float* dU,
+                                   float* db, int64_t D, int64_t H, int64_t Dp, int64_t Hp,
+                                   int64_t N, int64_t Np) {
+  float* outs[3] = {dW, dU, db};
+  const int64_t offsets[3] = {0, Dp, Dp + Hp}, counts[3] = {D, H, 1};
+  for (int q = 0; q < 3; ++q) {
+    if (!outs[q]) continue;
+    for (int64_t row = 0; row < counts[q]; ++row) {
+      float* dst = outs[q] + row * N;
+      std::fill(dst, dst + N, 0.0f);
+      for (const auto& share : partial) {
+        const float* src = share.data() + (offsets[q] + row) * Np;
+        for (int64_t j = 0; j < N; ++j) dst[j] += src[j];
+      }
+    }
+  }
+}
+
 }  // namespace rnnkit

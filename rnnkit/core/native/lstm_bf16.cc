@@ -338,20 +338,8 @@ ffi::Error Bf16LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32
   k.partial = &partial;
   for_row_blocks_indexed(k.B, blocks,
                          [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });
-  // sum the blocks' shares into the unpadded outputs
-  float* outs[3] = {dW->typed_data(), dU->typed_data(), has_out(db) ? db->typed_data() : nullptr};
-  const int64_t offsets[3] = {0, k.Dp, k.Dp + k.Hp}, counts[3] = {D, H, 1};
-  for (int q = 0; q < 3; ++q) {
-    if (!outs[q]) continue;
-    for (int64_t row = 0; row < counts[q]; ++row) {
-      float* dst = outs[q] + row * G;
-      std::fill(dst, dst + G, 0.0f);
-      for (const auto& share : partial) {
-        const float* src = share.data() + (offsets[q] + row) * k.Np;
-        for (int64_t j = 0; j < G; ++j) dst[j] += src[j];
-      }
-    }
-  }
+  sum_weight_grad_shares(partial, dW->typed_data(), dU->typed_data(),
+                         has_out(db) ? db->typed_data() : nullptr, D, H, k.Dp, k.Hp, G, k.Np);
   return ffi::Error::Success();
 }
 
