@@ -9,6 +9,8 @@ No timings are asserted.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -107,6 +109,47 @@ def test_fused_matches_reference_values_and_grads(case):
 
 def check_case(case, plan):
     """Values and gradients of the fused kernel under `plan` against the reference path."""
+    kind, act, ract, backwards, zero_out, ret, args, masks, ref_out, weights, g_ref = \
+        _reference(case)
+    mask, in_mask = masks
+
+    def run(fn, args):
+        p, x, state0, rec_mask = args
+        extra = (plan,) if fn is _fast_run else ()
+        return fn(kind, act, ract, p, x, state0, mask, in_mask, rec_mask, backwards, zero_out,
+                  ret, *extra)
+
+    fast_out = jax.jit(lambda a: run(_fast_run, a))(args)
+    for r, f in zip(jax.tree_util.tree_leaves(ref_out), jax.tree_util.tree_leaves(fast_out)):
+        np.testing.assert_allclose(np.asarray(f), np.asarray(r), atol=2e-6, rtol=1e-5)
+    assert jax.tree_util.tree_structure(ref_out) == jax.tree_util.tree_structure(fast_out)
+
+    def loss(fn, a):
+        out = run(fn, a)
+        return sum(jnp.sum(o * w) for o, w in zip(jax.tree_util.tree_leaves(out),
+                                                    jax.tree_util.tree_leaves(weights)))
+
+    g_fast = jax.jit(jax.grad(lambda a: loss(_fast_run, a)))(args)
+    for r, f in zip(jax.tree_util.tree_leaves(g_ref), jax.tree_util.tree_leaves(g_fast)):
+        r, f = np.asarray(r), np.asarray(f)
+        scale = max(1.0, float(np.max(np.abs(r))))
+        np.testing.assert_allclose(f, r, atol=2e-6 * scale, rtol=1e-5)
+    assert jax.tree_util.tree_structure(g_ref) == jax.tree_util.tree_structure(g_fast)
+
+
+def thread_settings(batch):
+    """The thread counts to check a native loop at for `batch` rows: 1, 0 (one per core,
+    >= 8 rows each) and 3, less those that split the batch exactly as one thread does on
+    any machine (the loops read `threads` only through row_block_count in rnn_common.h):
+    0 below 16 rows, and 3 at batch 1."""
+    return [t for t in (1, 0, 3) if not (t == 0 and batch < 16) and not (t == 3 and batch == 1)]
+
+
+@functools.lru_cache(maxsize=None)
+def _reference(case):
+    """A case's inputs, reference values, loss weights and reference gradients: computed
+    once per case, since the reference does not depend on the plan (tests/core/test_native.py
+    checks each case under several thread counts against the same reference)."""
     (kind, B, T, D, H, act_name, ract_name, bias, use_mask, backwards, use_init, dropout,
      zero_out, ret, concat) = case
     rng = np.random.default_rng(abs(hash(case)) % (2 ** 32))
@@ -131,33 +174,23 @@ def check_case(case, plan):
     if dropout:
         in_mask = jnp.asarray((rng.random((B, D)) > 0.3).astype(np.float32) / 0.7)
         rec_mask = jnp.asarray((rng.random((B, H)) > 0.3).astype(np.float32) / 0.7)
-    def run(fn, args):
-        p, x, state0, rec_mask = args
-        extra = (plan,) if fn is _fast_run else ()
-        return fn(kind, act, ract, p, x, state0, mask, in_mask, rec_mask, backwards, zero_out,
-                  ret, *extra)
+
+    def run(a):
+        p, x, state0, rec_mask = a
+        return _ref_run(kind, act, ract, p, x, state0, mask, in_mask, rec_mask, backwards,
+                        zero_out, ret)
 
     args = (p, x, state0, rec_mask)
-    ref_out = jax.jit(lambda a: run(_ref_run, a))(args)
-    fast_out = jax.jit(lambda a: run(_fast_run, a))(args)
-    for r, f in zip(jax.tree_util.tree_leaves(ref_out), jax.tree_util.tree_leaves(fast_out)):
-        np.testing.assert_allclose(np.asarray(f), np.asarray(r), atol=2e-6, rtol=1e-5)
-    assert jax.tree_util.tree_structure(ref_out) == jax.tree_util.tree_structure(fast_out)
-
+    ref_out = jax.jit(run)(args)
     weights = _loss_weights(rng, ref_out)
 
-    def loss(fn, a):
-        out = run(fn, a)
-        return sum(jnp.sum(o * w) for o, w in zip(jax.tree_util.tree_leaves(out),
+    def loss(a):
+        return sum(jnp.sum(o * w) for o, w in zip(jax.tree_util.tree_leaves(run(a)),
                                                     jax.tree_util.tree_leaves(weights)))
 
-    g_ref = jax.jit(jax.grad(lambda a: loss(_ref_run, a)))(args)
-    g_fast = jax.jit(jax.grad(lambda a: loss(_fast_run, a)))(args)
-    for r, f in zip(jax.tree_util.tree_leaves(g_ref), jax.tree_util.tree_leaves(g_fast)):
-        r, f = np.asarray(r), np.asarray(f)
-        scale = max(1.0, float(np.max(np.abs(r))))
-        np.testing.assert_allclose(f, r, atol=2e-6 * scale, rtol=1e-5)
-    assert jax.tree_util.tree_structure(g_ref) == jax.tree_util.tree_structure(g_fast)
+    g_ref = jax.jit(jax.grad(loss))(args)
+    return (kind, act, ract, backwards, zero_out, ret, args, (mask, in_mask), ref_out,
+            weights, g_ref)
 
 
 # --- layer level: RNN.call dispatch, fast path vs reference path ------------------------

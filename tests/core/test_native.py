@@ -25,7 +25,7 @@ from rnnkit import config
 from rnnkit import layers as L
 from rnnkit.core import engines, native, policy
 
-from test_fast_paths import check_case
+from test_fast_paths import check_case, thread_settings
 
 CAN_BUILD = (sys.platform == "linux" and platform.machine() == "x86_64"
              and "avx512f" in native.cpu_flags() and native._compiler() is not None
@@ -96,8 +96,10 @@ def test_builds_where_it_should():
     assert native.load("lstm.cc"), native.status()
 
 
-@pytest.mark.parametrize("threads", [1, 0, 3])
-@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c[:5])))
+# every case checks against one reference (test_fast_paths._reference, computed once)
+@pytest.mark.parametrize("case,threads", [
+    pytest.param(c, t, id="-".join(map(str, c[:5] + (t,)))) for c in CASES
+    for t in thread_settings(c[1])])
 def test_native_matches_reference_values_and_grads(case, threads):
     _need(case[0])
     check_case(case, policy.Plan(engine="native", threads=threads))

@@ -14,6 +14,8 @@ still gets it.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,7 +24,8 @@ import pytest
 from rnnkit import activations as A
 from rnnkit.core import engines, fused, native, policy
 
-from test_fast_paths import _fast_run, _loss_weights, _params, _ref_run
+from test_fast_paths import (_fast_run, _loss_weights, _params, _ref_run,
+                             thread_settings)
 
 CASES = [
     # B, T, D, H, bias, mask, backwards, init, dropout, ret
@@ -72,23 +75,33 @@ def _runner(case, plan, mask):
     return run
 
 
-@pytest.mark.parametrize("threads", [1, 0, 3])
-@pytest.mark.parametrize("case", CASES, ids=lambda c: "B{}-T{}-D{}-H{}".format(*c[:4]))
-def test_weight_and_state_grads_without_dx_match_reference(case, threads):
-    _need()
+def _loss(run, fn, weights, x, args):  # x is closed over: not differentiated
+    out = run(fn, args[0], x, args[1], args[2])
+    return sum(jnp.sum(o * w) for o, w in zip(jax.tree_util.tree_leaves(out),
+                                                jax.tree_util.tree_leaves(weights)))
+
+
+@functools.lru_cache(maxsize=None)
+def _reference(case):
+    """A case's inputs, loss weights and reference gradients, once per case (the reference
+    does not depend on the thread count)."""
     rng = np.random.default_rng(sum(case[:4]))
     p, x, state0, mask, rec_mask = _inputs(case, rng)
-    run = _runner(case, policy.Plan(engine="native", threads=threads), mask)
+    run = _runner(case, None, mask)
     weights = _loss_weights(rng, run(_ref_run, p, x, state0, rec_mask))
-
-    def loss(fn, args):  # x is closed over: not differentiated
-        out = run(fn, args[0], x, args[1], args[2])
-        return sum(jnp.sum(o * w) for o, w in zip(jax.tree_util.tree_leaves(out),
-                                                    jax.tree_util.tree_leaves(weights)))
-
     args = (p, state0, rec_mask)
-    g_ref = jax.jit(jax.grad(lambda a: loss(_ref_run, a)))(args)
-    g_fast = jax.jit(jax.grad(lambda a: loss(_fast_run, a)))(args)
+    g_ref = jax.jit(jax.grad(lambda a: _loss(run, _ref_run, weights, x, a)))(args)
+    return x, mask, args, weights, g_ref
+
+
+@pytest.mark.parametrize("case,threads", [
+    pytest.param(c, t, id="B{}-T{}-D{}-H{}-".format(*c[:4]) + str(t)) for c in CASES
+    for t in thread_settings(c[0])])
+def test_weight_and_state_grads_without_dx_match_reference(case, threads):
+    _need()
+    x, mask, args, weights, g_ref = _reference(case)
+    run = _runner(case, policy.Plan(engine="native", threads=threads), mask)
+    g_fast = jax.jit(jax.grad(lambda a: _loss(run, _fast_run, weights, x, a)))(args)
     assert jax.tree_util.tree_structure(g_ref) == jax.tree_util.tree_structure(g_fast)
     for r, f in zip(jax.tree_util.tree_leaves(g_ref), jax.tree_util.tree_leaves(g_fast)):
         r, f = np.asarray(r), np.asarray(f)
