@@ -46,7 +46,9 @@ Rules:
    bf16 tile products of the operands' hi / lo parts on AMX, when the caller found the
    loop available ("native_bf16x3": AMX CPU, float32 matmul precision "high") and each
    thread gets >= F32_SPLIT_MIN_ROWS batch rows (the tiles are 16 rows; fewer rows pad
-   them). One LSTM forward B T100 D64 H256 (2 cores, under load), split vs exact float32:
+   them) and the weights have <= F32_SPLIT_MAX_WEIGHTS elements (split, they take three
+   bf16 copies, 6 bytes an element, streamed from memory every step once past the L2:
+   B32 T30 D64 H1024 (4.5M) 50.4 ms split vs 44.4 exact, B64 T30 H512 (1.2M) 13.3 vs 18.9). One LSTM forward B T100 D64 H256 (2 cores, under load), split vs exact float32:
    B64 18.4 vs 30.3 ms, B32 12.3 vs 15.8, B24 12.5 vs 11.4, B16 2.4 vs 2.4 (T100 D32
    H128), B8 5.5 vs 4.1, B1 0.24 vs 0.09. The reverse loop stays exact float32.
 5. Batch split over CPU devices (opt-in `rnnkit.config.set_cpu_devices`): only when the
@@ -74,6 +76,7 @@ CONCAT_MAX_BATCH = 8
 # split input / recurrent parts make it slower)
 SPLIT_MIN_ROWS = 4
 F32_SPLIT_MIN_ROWS = 16  # batch rows per native thread for rule 8
+F32_SPLIT_MAX_WEIGHTS = 1 << 21  # (D + H) gates H elements for rule 8 (the split triples them)
 NATIVE_MIN_ROWS_PER_THREAD = 8  # the native loops' kMinRowsPerThread (rnn_common.h)
 
 
@@ -122,7 +125,8 @@ def plan(kind, batch: int, timesteps: int, input_dim: int, units: int, *,
     engine = _engine(kernel, compute_dtype, act_kinds, dtype, engines)
     f32_split = (engine == "native" and compute_dtype == "float32"
                  and "native_bf16x3" in engines
-                 and batch // native_threads(batch) >= F32_SPLIT_MIN_ROWS)
+                 and batch // native_threads(batch) >= F32_SPLIT_MIN_ROWS
+                 and (input_dim + units) * gates * units <= F32_SPLIT_MAX_WEIGHTS)
     devices = 1 if engine == "native" else _split(batch)
     rows = batch // devices
     wide = rows * gates * units >= WIDE_STEP and gates >= 3

@@ -102,6 +102,8 @@ def test_plan_splits_only_with_enough_rows_per_thread(monkeypatch):
     assert plan(64).f32_split and plan(32).f32_split  # 32 / 16 rows on each of 2 threads
     assert not plan(24).f32_split and not plan(8).f32_split and not plan(1).f32_split
     assert not plan(64, engines=("xla", "native")).f32_split  # no AMX, or "highest"
+    assert not policy.plan("lstm", 64, 100, 64, 1024, act_kinds=("tanh", "sigmoid"),
+                           engines=ALL).f32_split  # 4.5M weights: three copies stream slower
     assert not policy.plan("lstm", 64, 100, 64, 256, act_kinds=("tanh", "sigmoid"),
                            compute_dtype="bfloat16", engines=ALL + ("native_bf16",)).f32_split
     assert policy.plan("gru", 64, 100, 64, 256, act_kinds=("tanh", "sigmoid"),

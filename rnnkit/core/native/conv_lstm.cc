@@ -73,29 +73,6 @@ inline void conv_tile_rows(const Seg* segs, int nseg, int64_t x0, const float* p
   conv_tile<MR>(segs, nseg, x0, panel, init, C, ldc);
 }
 
-// A barrier for the threads of one call: spins briefly (256 pauses, ~10-30 us), then
-// yields (the machine may be shared; a descheduled partner should not cost a full spin of
-// the other core).
-struct StepBarrier {
-  std::atomic<int64_t> arrived{0}, generation{0};
-  int64_t n = 1;
-  void wait() {
-    if (n <= 1) return;
-    const int64_t g = generation.load(std::memory_order_acquire);
-    if (arrived.fetch_add(1, std::memory_order_acq_rel) == n - 1) {
-      arrived.store(0, std::memory_order_relaxed);
-      generation.fetch_add(1, std::memory_order_release);
-      return;
-    }
-    for (int spins = 0; generation.load(std::memory_order_acquire) == g; ++spins) {
-      if (spins < 256)
-        _mm_pause();
-      else
-        std::this_thread::yield();
-    }
-  }
-};
-
 struct ConvLstmFwd {
   int64_t T, B, C, F, act, ract;
   bool rev;

@@ -11,92 +11,10 @@
 //   time order next to the forward ones: hs (B, T, 2H) = [forward | backward].
 // Semantics: rnnkit.core.seq_lstm (mask keeps the previous state, rm multiplies h
 // before h @ U).
-#include "lstm_common.h"
+#include "lstm_tiles.h"
 
 namespace rnnkit {
 namespace {
-
-// ---------------------------------------------------------------------------------------
-// The forward step for blocks of >= 2 rows: the gate GEMM and the cell math per group of 16
-// units. The weights are packed with the gates interleaved: panel 2q holds units [16q,
-// 16q + 16) of i and f, panel 2q + 1 those of g and o (32 columns each), rows the D of W
-// and then the H of U. Per step and group, each panel runs over all row tiles (up to 12
-// rows; x_t @ W read in place from xs, then h_{t-1} @ U, summed in registers) while it is
-// cached, and the group's (rows, 64) pre-activations (8 KB at 32 rows) go straight into the
-// cell math while they are in L1. No (rows, 4H) pre-activation buffer is written and read
-// back, x_t is not copied, and the sums are formed in the same order as the plain GEMM +
-// lstm_cell_row: bit-identical results. One thread, 32 rows of B64 T100 D64 H256: 4-5% less
-// CPU time than that GEMM + cell pass; 8 rows (B8, or B16 T1000 D32 H128): 5-9% less.
-// ---------------------------------------------------------------------------------------
-
-constexpr int64_t kUnits = 16;  // units of each gate per pair of interleaved panels
-constexpr int kTileRows = 12;
-
-// Packs [[W], [U]] (D + H rows) into interleaved panels (see above), and b likewise into
-// `bias` (nullptr: no bias).
-inline void pack_interleaved(const float* W, const float* U, const float* b, int64_t D,
-                             int64_t H, float* packed, float* bias) {
-  const int64_t K = D + H, G = 4 * H, panels = 2 * ((H + kUnits - 1) / kUnits);
-  auto put = [&](const float* src, float* dst, int64_t p) {  // gates 2 (p % 2) and + 1
-    const int64_t j0 = p / 2 * kUnits, n = std::min(kUnits, H - j0);
-    for (int64_t q = 0; q < 2; ++q) {
-      std::memcpy(dst + q * kUnits, src + (2 * (p % 2) + q) * H + j0, n * sizeof(float));
-      std::fill(dst + q * kUnits + n, dst + (q + 1) * kUnits, 0.0f);
-    }
-  };
-  for (int64_t p = 0; p < panels; ++p) {
-    for (int64_t k = 0; k < K; ++k)
-      put(k < D ? W + k * G : U + (k - D) * G, packed + (p * K + k) * kPanel, p);
-    if (bias) put(b, bias + p * kPanel, p);
-  }
-}
-
-// a0 / a1 (MR rows x 32 columns) += A (MR rows lda apart, K) @ B (K x 32 panel rows); B is
-// prefetched 16 rows ahead (at the end of a panel: the start of the next one)
-template <int MR>
-__attribute__((always_inline)) inline void tile_fma(__m512 (&a0)[MR], __m512 (&a1)[MR],
-                                                    const float* A, int64_t lda,
-                                                    const float* B, int64_t K) {
-  for (int64_t k = 0; k < K; ++k) {
-    const __m512 b0 = _mm512_load_ps(B + k * kPanel), b1 = _mm512_load_ps(B + k * kPanel + 16);
-    _mm_prefetch(reinterpret_cast<const char*>(B + (k + 16) * kPanel), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(B + (k + 16) * kPanel + 16), _MM_HINT_T0);
-#pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r) {
-      const __m512 a = _mm512_set1_ps(A[r * lda + k]);
-      a0[r] = _mm512_fmadd_ps(a, b0, a0[r]);
-      a1[r] = _mm512_fmadd_ps(a, b1, a1[r]);
-    }
-  }
-}
-
-// out (MR rows ldo apart, 32) = init + x (MR rows ldx apart, D) @ panel[0:D] + h (MR rows
-// ldh apart, H) @ panel[D:D+H]; init: 32 values for every row, or nullptr
-template <int MR>
-inline void gate_tile(const float* x, int64_t ldx, int64_t D, const float* h, int64_t ldh,
-                      int64_t H, const float* panel, const float* init, float* out,
-                      int64_t ldo) {
-  __m512 a0[MR], a1[MR];
-  const __m512 i0 = init ? _mm512_loadu_ps(init) : _mm512_setzero_ps();
-  const __m512 i1 = init ? _mm512_loadu_ps(init + 16) : _mm512_setzero_ps();
-  for (int r = 0; r < MR; ++r) a0[r] = i0, a1[r] = i1;
-  tile_fma<MR>(a0, a1, x, ldx, panel, D);
-  tile_fma<MR>(a0, a1, h, ldh, panel + D * kPanel, H);
-  for (int r = 0; r < MR; ++r) {
-    _mm512_store_ps(out + r * ldo, a0[r]);
-    _mm512_store_ps(out + r * ldo + 16, a1[r]);
-  }
-}
-
-template <int MR>
-void gate_tile_rows(int rows, const float* x, int64_t ldx, int64_t D, const float* h,
-                    int64_t ldh, int64_t H, const float* panel, const float* init, float* out,
-                    int64_t ldo) {
-  if constexpr (MR > 1)
-    if (rows < MR)
-      return gate_tile_rows<MR - 1>(rows, x, ldx, D, h, ldh, H, panel, init, out, ldo);
-  gate_tile<MR>(x, ldx, D, h, ldh, H, panel, init, out, ldo);
-}
 
 struct LstmFwd {
   int64_t T, B, D, H, act, ract;
@@ -152,29 +70,56 @@ struct LstmFwd {
     }
   }
 
+  // The states of a block of rows b0 .. b1 - 1 for `tiles`: c, and h_{t-1} and, with rm,
+  // h_{t-1} * rm (the GEMM operand), two buffers each, read at step t and written for t + 1.
+  struct State {
+    Floats c, hb, rb;
+  };
+
+  State start(int64_t b0, int64_t b1) const {
+    const int64_t Bt = b1 - b0;
+    State st{Floats(Bt * H), Floats(2 * Bt * H), Floats(rm ? 2 * Bt * H : 0)};
+    for (int64_t r = 0; r < Bt; ++r) {
+      std::memcpy(&st.c[r * H], c0 + (b0 + r) * H, H * sizeof(float));
+      std::memcpy(&st.hb[r * H], h0 + (b0 + r) * H, H * sizeof(float));
+      if (rm) stage_recurrent_input(&st.hb[r * H], rm + (b0 + r) * H, H, &st.rb[r * H]);
+    }
+    return st;
+  }
+
+  void finish(int64_t b0, int64_t b1, const State& st) const {
+    const int64_t Bt = b1 - b0;
+    std::memcpy(hT + b0 * H, &st.hb[(T & 1) * Bt * H], Bt * H * sizeof(float));
+    std::memcpy(cT + b0 * H, st.c.data(), Bt * H * sizeof(float));
+  }
+
   // Blocks of >= 2 rows: per step and group of 16 units, both panels over all row tiles,
   // then the cell math of every row for those units (see the section comment).
   void tiles(int64_t b0, int64_t b1) const {
+    State st = start(b0, b1);
+    steps(b0, b1, 0, (H + kUnits - 1) / kUnits, st, nullptr);
+    finish(b0, b1, st);
+  }
+
+  // The time loop of `tiles` over the unit groups [q0, q1) only; the threads that share a
+  // block's State (one per range of groups, splitting a batch too small to split by rows)
+  // meet at `barrier` after every step, when all of h_t is written.
+  void steps(int64_t b0, int64_t b1, int64_t q0, int64_t q1, State& st,
+             StepBarrier* barrier) const {
     const int64_t hstride = ldh ? ldh : H;
-    const int64_t Bt = b1 - b0, groups = (H + kUnits - 1) / kUnits, K = D + H;
+    const int64_t Bt = b1 - b0, K = D + H;
     const int64_t ntiles = (Bt + kTileRows - 1) / kTileRows;
     const int64_t ldx = (bm ? T : 1) * D;  // consecutive batch rows of x_t
-    // h_{t-1} (the state) and, with rm, h_{t-1} * rm (the GEMM operand): two buffers each,
-    // read at step t and written for step t + 1
-    Floats c(Bt * H), hb(2 * Bt * H), rb(rm ? 2 * Bt * H : 0), z(Bt * 2 * kPanel);
-    for (int64_t r = 0; r < Bt; ++r) {
-      std::memcpy(&c[r * H], c0 + (b0 + r) * H, H * sizeof(float));
-      std::memcpy(&hb[r * H], h0 + (b0 + r) * H, H * sizeof(float));
-      if (rm) stage_recurrent_input(&hb[r * H], rm + (b0 + r) * H, H, &rb[r * H]);
-    }
+    float *c = st.c.data(), *hbuf = st.hb.data(), *rbuf = st.rb.data();
+    Floats z(Bt * 2 * kPanel);
     for (int64_t t = 0; t < T; ++t) {
       const int64_t row0 = t * B + b0, tx = rev ? T - 1 - t : t;
-      const float* hprev = &hb[(t & 1) * Bt * H];
-      float* hnext = &hb[((t + 1) & 1) * Bt * H];
-      const float* op = rm ? &rb[(t & 1) * Bt * H] : hprev;
-      float* rnext = rm ? &rb[((t + 1) & 1) * Bt * H] : nullptr;
+      const float* hprev = hbuf + (t & 1) * Bt * H;
+      float* hnext = hbuf + ((t + 1) & 1) * Bt * H;
+      const float* op = rm ? rbuf + (t & 1) * Bt * H : hprev;
+      float* rnext = rm ? rbuf + ((t + 1) & 1) * Bt * H : nullptr;
       const float* x0 = xs + seq_row(bm, T, B, tx, b0) * D;
-      for (int64_t q = 0; q < groups; ++q) {
+      for (int64_t q = q0; q < q1; ++q) {
         for (int64_t p = 2 * q; p < 2 * q + 2; ++p)
           for (int64_t tile = 0, m0 = 0; tile < ntiles; ++tile) {
             const int64_t m1 = Bt * (tile + 1) / ntiles;  // balanced tile heights
@@ -186,15 +131,27 @@ struct LstmFwd {
           }
         int64_t r = 0;
         for (; r + 2 <= Bt; r += 2)
-          cell<2>(&z[r * 2 * kPanel], r, q * kUnits, row0, tx, hstride, &c[0], hprev, hnext,
+          cell<2>(&z[r * 2 * kPanel], r, q * kUnits, row0, tx, hstride, c, hprev, hnext,
                   rnext, b0);
         if (r < Bt)
-          cell<1>(&z[r * 2 * kPanel], r, q * kUnits, row0, tx, hstride, &c[0], hprev, hnext,
+          cell<1>(&z[r * 2 * kPanel], r, q * kUnits, row0, tx, hstride, c, hprev, hnext,
                   rnext, b0);
       }
+      if (barrier) barrier->wait();
     }
-    std::memcpy(hT + b0 * H, &hb[(T & 1) * Bt * H], Bt * H * sizeof(float));
-    std::memcpy(cT + b0 * H, c.data(), Bt * H * sizeof(float));
+  }
+
+  // The whole batch as one block of rows on n threads, each running a contiguous range of
+  // the unit groups (for batches the row split would leave on one core).
+  void units_split(int64_t n) const {
+    State st = start(0, B);
+    const int64_t groups = (H + kUnits - 1) / kUnits;
+    StepBarrier barrier;
+    barrier.n = n;
+    for_row_blocks_indexed(groups, n, [&](int64_t q0, int64_t q1, int64_t) {
+      steps(0, B, q0, q1, st, &barrier);
+    });
+    finish(0, B, st);
   }
 
   // The cell math of local rows r .. r + NR - 1 (tile rows z, 64 apart: 16 pre-activations
@@ -269,6 +226,30 @@ void pack_forward_weights(F32& W, F32& U, F32& b, LstmFwd& k, int64_t blocks, Fl
   }
 }
 
+// A batch the row split leaves on one thread (under 2 kMinRowsPerThread rows) is split by
+// unit groups instead when a step has at least this many multiply-adds (B (D + H) 4H): the
+// threads then meet at a barrier after every step. Forward with saves, T100 D64, 2 cores,
+// one thread vs two by units (quiet): B2 H256 1.89 vs 1.23 ms, B4 2.53 vs 1.71, B5 2.94 vs
+// 1.90, B8 4.38 vs 2.90, B8 H128 1.33 vs 1.01; B8 D8 H64 (147k multiply-adds) 0.39 vs 0.44.
+constexpr int64_t kUnitSplitMinMacs = int64_t{1} << 19;
+// Any batch splits by unit groups when the weights have at least this many elements
+// ((D + H) 4H; 8 MiB of float32): each thread then streams half of them per step instead of
+// all. B32 T30 D64 H1024, rows vs units (quiet): 44.4 vs 37.8 ms; B64 H512 (1.2M) 18.9 vs
+// 18.4 (no gain below this size).
+constexpr int64_t kUnitSplitMinWeights = int64_t{1} << 21;
+
+// Threads over unit groups for LstmForward (1: the row split runs). `threads` < 0 asks for
+// -threads of them (tests); 0 decides from the shape and the cores; > 0 means rows.
+int64_t unit_split_threads(const LstmFwd& k, int64_t threads) {
+  const int64_t groups = (k.H + kUnits - 1) / kUnits;
+  if (threads < 0) return std::max<int64_t>(1, std::min(-threads, groups));
+  if (threads > 0 || k.B < 2 || groups < 4) return 1;
+  const int64_t weights = (k.D + k.H) * 4 * k.H, split = std::min(usable_cpus(), groups / 2);
+  if (weights >= kUnitSplitMinWeights) return std::max<int64_t>(1, split);
+  if (row_block_count(k.B, 0) > 1 || k.B * weights < kUnitSplitMinMacs) return 1;
+  return std::max<int64_t>(1, split);
+}
+
 ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F32 rm,
                        F32Out hs, F32Out hT, F32Out cT, F32Out gates, F32Out cs,
                        int64_t act, int64_t ract, int64_t threads, int64_t batch_major) {
@@ -284,8 +265,10 @@ ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F
   if (W.element_count() != static_cast<size_t>(k.D * G) ||
       U.element_count() != static_cast<size_t>(k.H * G))
     return ffi::Error::InvalidArgument("rnnkit_lstm_forward: W / U shapes do not match xs");
+  const int64_t by_units = k.B >= 2 ? unit_split_threads(k, threads) : 1;
   Floats packed, bias;
-  pack_forward_weights(W, U, b, k, row_block_count(k.B, threads), packed, bias);
+  pack_forward_weights(W, U, b, k, by_units > 1 ? 1 : row_block_count(k.B, threads), packed,
+                       bias);
   k.xs = xs.typed_data(), k.h0 = h0.typed_data(), k.c0 = c0.typed_data();
   k.rm = has(rm) ? rm.typed_data() : nullptr;
   k.mask = mask.element_count() ? mask.typed_data() : nullptr;
@@ -293,7 +276,10 @@ ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F
   k.gates = gates->element_count() ? gates->typed_data() : nullptr;
   k.cs = cs->element_count() ? cs->typed_data() : nullptr;
   k.hT = hT->typed_data(), k.cT = cT->typed_data();
-  for_row_blocks(k.B, threads, [&k](int64_t b0, int64_t b1) { k.rows(b0, b1); });
+  if (by_units > 1)
+    k.units_split(by_units);
+  else
+    for_row_blocks(k.B, threads, [&k](int64_t b0, int64_t b1) { k.rows(b0, b1); });
   return ffi::Error::Success();
 }
 

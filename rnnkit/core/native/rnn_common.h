@@ -14,6 +14,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -356,6 +357,29 @@ inline int64_t row_block_count(int64_t B, int64_t threads) {
   const int64_t n = threads > 0 ? threads : std::min(usable_cpus(), B / kMinRowsPerThread);
   return std::max<int64_t>(1, std::min(n, B));
 }
+
+// A barrier for the threads of one call: spins briefly (256 pauses, ~10-30 us), then
+// yields (the machine may be shared; a descheduled partner should not cost a full spin of
+// the other core).
+struct StepBarrier {
+  std::atomic<int64_t> arrived{0}, generation{0};
+  int64_t n = 1;
+  void wait() {
+    if (n <= 1) return;
+    const int64_t g = generation.load(std::memory_order_acquire);
+    if (arrived.fetch_add(1, std::memory_order_acq_rel) == n - 1) {
+      arrived.store(0, std::memory_order_relaxed);
+      generation.fetch_add(1, std::memory_order_release);
+      return;
+    }
+    for (int spins = 0; generation.load(std::memory_order_acquire) == g; ++spins) {
+      if (spins < 256)
+        _mm_pause();
+      else
+        std::this_thread::yield();
+    }
+  }
+};
 
 // Calls fn(b0, b1, i) for block i of the `blocks` contiguous blocks of [0, B), block 0 on
 // the calling thread and the others on their own threads.
