@@ -40,11 +40,16 @@ def native_bf16_available(kind) -> bool:
 
 def available_engines(kind, compute_dtype: str = "float32") -> tuple:
     """The engines that can run `kind`'s sequence kernels here, e.g. ("xla", "native");
-    with compute_dtype "bfloat16" also "native_bf16" when the bf16 native loops can run
-    (they are only built and loaded when asked for)."""
+    with compute_dtype "bfloat16" also "native_bf16" when the bf16 native loops can run,
+    and with "float32" also "native_bf16x3" when the kind has the split float32 forward
+    (`CellKernel.native_f32_split`), it can run and the float32 matmul precision is "high"
+    (the bf16 loops are only built and loaded when asked for)."""
     kernel = get_kernel(kind)
     out = ("xla",) if kernel.xla is not None else ()
     out += ("native",) if native_available(kernel) else ()
     if compute_dtype == "bfloat16" and native_bf16_available(kernel):
         out += ("native_bf16",)
+    if (compute_dtype == "float32" and kernel.native_f32_split
+            and config.float32_matmul_precision() == "high" and native_bf16_available(kernel)):
+        out += ("native_bf16x3",)
     return out

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from typing import Optional
 
 import jax
@@ -42,7 +41,7 @@ from jax.custom_derivatives import CustomVJPPrimal, SymbolicZero
 from rnnkit.core import native, sharding
 from rnnkit.core.kernels import CellKernel, get_kernel
 from rnnkit.core.kernels.common import Act
-from rnnkit.core.policy import Plan
+from rnnkit.core.policy import Plan, cores
 
 __all__ = ["Act", "SeqConfig", "run_sequence", "fused_rnn", "bidirectional_ready",
            "bidirectional_rnn", "stack_ready", "stacked_rnn"]
@@ -239,10 +238,11 @@ def fused_rnn(cfg: SeqConfig, params, x, state0, *, mask=None, input_mask=None,
 def bidirectional_ready(cfg: SeqConfig) -> bool:
     """True when `bidirectional_rnn` can run the two directions of `cfg` in one call: the
     planned engine's loops have a `bidirectional` kernel (float32; the bf16 variants have
-    none), batch-major x, and no batch split over devices."""
+    none, and with the split float32 forward (`Plan.f32_split`) two calls of it, one per
+    direction on all cores, are faster), batch-major x, and no batch split over devices."""
     return (cfg.loops.bidirectional is not None and cfg.kernel.batch_major
             and cfg.plan.compute_dtype == "float32" and cfg.plan.devices == 1
-            and sharding.current() is None)
+            and not cfg.plan.f32_split and sharding.current() is None)
 
 
 def bidirectional_rnn(cfg: SeqConfig, params_f, params_b, x, state_f, state_b):
@@ -294,12 +294,6 @@ _bidir.defvjp(_bidir_fwd, _bidir_bwd)
 # the stacked call starts a thread per layer: below this many multiply-adds per call
 # (~0.1 ms of one core) the threads cost more than they give
 STACK_MIN_MACS = 1 << 24
-
-
-def cores() -> int:
-    """CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
 
 
 def stack_ready(cfgs, params, x_shape) -> bool:

@@ -7,7 +7,9 @@ Each rule names the measurement that justified it: 2-vCPU Xeon (Sapphire Rapids 
 AVX-512, AMX) VM, jax 0.10.2, XLA:CPU, median of 3-5 interleaved rounds; full tables and
 commands in benchmarks/PERF_NOTES.md (the earlier EPYC numbers are in
 shared/perf/xla_cpu_notes.md). None of the choices changes a result beyond float32
-rounding, except `compute_dtype="bfloat16"` (the opt-in mixed_bfloat16 policy).
+rounding, except `compute_dtype="bfloat16"` (the opt-in mixed_bfloat16 policy) and rule 8
+(split float32 matmuls, each product within ~1e-5 of exact; off with
+`rnnkit.config.set_float32_matmul_precision("highest")`).
 `RNNKIT_POLICY="infer_unroll=2,concat=0"` overrides fields, for measuring alternatives.
 
 Rules:
@@ -39,6 +41,14 @@ Rules:
 7. bf16 (the mixed_bfloat16 policy, compute_dtype "bfloat16"): the native loops' AMX variants
    (`CellKernel.native_bf16_source`) where available (engine "native" with that compute
    dtype), else XLA's bf16 dots. LSTM B64 T100 D64 H256: see benchmarks/PERF_NOTES.md lever 9.
+8. Split float32 matmuls ("bf16x3", `Plan.f32_split`): a native float32 forward of a kind
+   with `CellKernel.native_f32_split` (LSTM) runs each step's [x_t | h] @ [W; U] as three
+   bf16 tile products of the operands' hi / lo parts on AMX, when the caller found the
+   loop available ("native_bf16x3": AMX CPU, float32 matmul precision "high") and each
+   thread gets >= F32_SPLIT_MIN_ROWS batch rows (the tiles are 16 rows; fewer rows pad
+   them). One LSTM forward B T100 D64 H256 (2 cores, under load), split vs exact float32:
+   B64 18.4 vs 30.3 ms, B32 12.3 vs 15.8, B24 12.5 vs 11.4, B16 2.4 vs 2.4 (T100 D32
+   H128), B8 5.5 vs 4.1, B1 0.24 vs 0.09. The reverse loop stays exact float32.
 5. Batch split over CPU devices (opt-in `rnnkit.config.set_cpu_devices`): only when the
    batch divides evenly and each part keeps >= 4 rows (a B1 split cannot help: the
    recurrence is sequential). B64, 1 device -> 2 devices: LSTM train 87 -> 54 ms,
@@ -63,6 +73,20 @@ CONCAT_MAX_BATCH = 8
 # which kinds use the concatenated matmul: `CellKernel.concat` (LSTM, SimpleRNN; not GRU, whose
 # split input / recurrent parts make it slower)
 SPLIT_MIN_ROWS = 4
+F32_SPLIT_MIN_ROWS = 16  # batch rows per native thread for rule 8
+NATIVE_MIN_ROWS_PER_THREAD = 8  # the native loops' kMinRowsPerThread (rnn_common.h)
+
+
+def cores() -> int:
+    """CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def native_threads(batch: int) -> int:
+    """Threads a native loop with the default thread count runs `batch` rows on: one per
+    core, each with at least NATIVE_MIN_ROWS_PER_THREAD rows (`row_block_count`)."""
+    return max(1, min(cores(), batch // NATIVE_MIN_ROWS_PER_THREAD, batch))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +99,7 @@ class Plan:
     compute_dtype: str = "float32"  # matmul input dtype ("bfloat16": f32 accumulation)
     engine: str = "xla"  # "native": the C++ time loops of rnnkit.core.native
     threads: int = 0  # native engine: threads over the batch (0 = one per core, >= 8 rows)
+    f32_split: bool = False  # native float32 forward as bf16x3 tile products (rule 8)
 
 
 def plan(kind, batch: int, timesteps: int, input_dim: int, units: int, *,
@@ -95,6 +120,9 @@ def plan(kind, batch: int, timesteps: int, input_dim: int, units: int, *,
     kernel = get_kernel(kind)
     gates = kernel.gates
     engine = _engine(kernel, compute_dtype, act_kinds, dtype, engines)
+    f32_split = (engine == "native" and compute_dtype == "float32"
+                 and "native_bf16x3" in engines
+                 and batch // native_threads(batch) >= F32_SPLIT_MIN_ROWS)
     devices = 1 if engine == "native" else _split(batch)
     rows = batch // devices
     wide = rows * gates * units >= WIDE_STEP and gates >= 3
@@ -107,7 +135,8 @@ def plan(kind, batch: int, timesteps: int, input_dim: int, units: int, *,
                   fwd_unroll=min(fwd_unroll, max(timesteps, 1)),
                   bwd_unroll=min(TRAIN_BWD_UNROLL, max(timesteps, 1)),
                   concat=rows <= CONCAT_MAX_BATCH and kernel.concat,
-                  devices=devices, compute_dtype=compute_dtype, engine=engine)
+                  devices=devices, compute_dtype=compute_dtype, engine=engine,
+                  f32_split=f32_split)
     overrides = _overrides()
     if overrides:
         if "devices" in overrides and overrides["devices"] > 1:

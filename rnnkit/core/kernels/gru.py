@@ -193,9 +193,9 @@ def native_run(cfg, p, xs, h0, mask, rm, *, reset_after: bool, hs: bool, train: 
     H = h0.shape[-1]
     G = (4 if reset_after else 3) * H
     bias = ffi.empty() if p.bias is None else p.bias.reshape(-1)
-    source, prefix = ffi.native_source(cfg, SOURCE)
-    return ffi.call(source, prefix + "_forward", [(T, B, H) if hs else (0,), (B, H),
-                                                  (T, B, G) if train else (0,)],
+    source, name = ffi.forward_handler(cfg, SOURCE)
+    return ffi.call(source, name, [(T, B, H) if hs else (0,), (B, H),
+                                   (T, B, G) if train else (0,)],
                     ffi.f32(xs), p.kernel, p.recurrent_kernel, bias, h0, ffi.opt(mask, jnp.bool_),
                     ffi.opt(rm), reset_after=int(reset_after), **ffi.act_attrs(cfg))
 
@@ -275,4 +275,5 @@ KERNEL = CellKernel(
     xla=SequenceKernels(primal, forward, backward),
     native=SequenceKernels(native_primal, native_forward, native_backward, source=SOURCE),
     native_bf16_source="gru_bf16.cc",  # reset_after=True only (gru_v1 runs bf16 on XLA)
+    native_f32_split=True,
 )

@@ -151,8 +151,8 @@ def _native_run(cfg, p, xs, h0, c0, mask, rm, *, hs: bool, train: bool):
     seq = (B, T, H) if cfg.batch_major else (T, B, H)
     shapes = [seq if hs else (0,), (B, H), (B, H),
               (T, B, 4 * H) if train else (0,), (T, B, H) if train else (0,)]
-    source, prefix = ffi.native_source(cfg, SOURCE)
-    return ffi.call(source, prefix + "_forward", shapes, ffi.f32(xs), p.kernel,
+    source, name = ffi.forward_handler(cfg, SOURCE)
+    return ffi.call(source, name, shapes, ffi.f32(xs), p.kernel,
                     p.recurrent_kernel, ffi.opt(p.bias), h0, c0, ffi.opt(mask, jnp.bool_),
                     ffi.opt(rm),
                     **ffi.act_attrs(cfg), batch_major=int(cfg.batch_major))
@@ -260,6 +260,7 @@ KERNEL = CellKernel(
                            bidirectional=native_bidirectional, stack=native_stack,
                            stack_source=STACK_SOURCE),
     native_bf16_source="lstm_bf16.cc",
+    native_f32_split=True,
     batch_major=True,
     concat=True,
 )

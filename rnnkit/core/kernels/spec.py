@@ -93,6 +93,11 @@ class CellKernel:
     # tile unit with bf16 operands and float32 accumulation; the native loops call them when
     # the plan's compute_dtype is "bfloat16" (the mixed_bfloat16 policy). None: XLA runs bf16.
     native_bf16_source: Optional[str] = None
+    # native_bf16_source also has `rnnkit_<kind>_bf16x3_forward`: the float32 forward with
+    # each matmul as three bf16 tile products of the operands' hi / lo split (each product
+    # within ~1e-5 of exact, relative); planned under
+    # `rnnkit.config.set_float32_matmul_precision("high")` (rnnkit.core.policy, rule 8)
+    native_f32_split: bool = False
     # the parameter count as text, e.g. "4H·(D + H + 1)"
     param_formula: str = ""
     explain: ExplainText = ExplainText()

@@ -211,6 +211,53 @@ inline void pack_vnni_transposed(const float* src, int64_t N, int64_t K, int64_t
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// The error-compensated split of float32 operands ("bf16x3"; the float32 policy's AMX
+// loops). A float32 value v is hi + lo + r with hi = bf16(v), lo = bf16(v - hi) and |r| <=
+// 2^-17 |v|. An operand row laid out [hi | lo | hi] (three segments `seg` values apart)
+// against packed weights [B_hi; B_hi; B_lo] gives hi B_hi + lo B_hi + hi B_lo in one tile
+// product of three times the K: every term but lo B_lo and the residuals, so each product
+// is within about 2^-16 of exact (relative), summed in float32.
+// ---------------------------------------------------------------------------------------
+
+// The low part v - hi, with 0 where v is infinite (inf - inf would make the sum NaN).
+inline __m512 split_low(__m512 v, __m256i hi) {
+  const __m512 back = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16));
+  const __m512 d = _mm512_sub_ps(v, back);
+  const __mmask16 inf = _mm512_fpclass_ps_mask(v, 0x18);  // +inf or -inf
+  return _mm512_mask_mov_ps(d, inf, _mm512_setzero_ps());
+}
+
+// Writes up to 16 values (lanes m) of v as hi at dst, lo at dst + seg and hi at dst + 2 seg.
+inline void put_split3(__m512 v, __mmask16 m, BF16* dst, int64_t seg) {
+  const __m256i hi = (__m256i)_mm512_cvtneps_pbh(v);
+  const __m256i lo = (__m256i)_mm512_cvtneps_pbh(split_low(v, hi));
+  _mm256_mask_storeu_epi16(dst, m, hi);
+  _mm256_mask_storeu_epi16(dst + seg, m, lo);
+  _mm256_mask_storeu_epi16(dst + 2 * seg, m, hi);
+}
+
+// put_split3 of n floats (times m[i] where m is not null).
+inline void put_split3(const float* src, const float* m, int64_t n, BF16* dst, int64_t seg) {
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 mk = tail_mask(j, n);
+    __m512 v = _mm512_maskz_loadu_ps(mk, src + j);
+    if (m) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mk, m + j));
+    put_split3(v, mk, dst + j, seg);
+  }
+}
+
+// The low parts v - bf16(v) of n floats (the B_lo weights of the split).
+inline Floats split_low(const float* src, int64_t n) {
+  Floats out(n);
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 mk = tail_mask(j, n);
+    const __m512 v = _mm512_maskz_loadu_ps(mk, src + j);
+    _mm512_mask_storeu_ps(&out[j], mk, split_low(v, (__m256i)_mm512_cvtneps_pbh(v)));
+  }
+  return out;
+}
+
 // Activations for the bf16 loops, with the kind fixed at compile time. Their error, about
 // 1e-4 (exp from a degree-4 Taylor polynomial after range reduction, 1/x from the 14-bit
 // rcp14 estimate without a Newton step), stays far below that of rounding the matmul

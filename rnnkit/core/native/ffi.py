@@ -35,6 +35,17 @@ def act_attrs(cfg, *, recurrent: bool = True) -> dict:
     return attrs
 
 
+def forward_handler(cfg, source):
+    """`(source, handler)` of the forward loop of this plan: as `native_source` +
+    "_forward", or with `cfg.plan.f32_split` the kind's split float32 forward
+    ("lstm_bf16.cc", "rnnkit_lstm_bf16x3_forward")."""
+    if cfg.plan.f32_split and cfg.plan.compute_dtype == "float32" and cfg.kernel.native_f32_split:
+        source = cfg.kernel.native_bf16_source
+        return source, "rnnkit_" + source.rsplit(".", 1)[0] + "x3_forward"
+    source, prefix = native_source(cfg, source)
+    return source, prefix + "_forward"
+
+
 def native_source(cfg, source):
     """The C++ file and the handler-name prefix of a kind's native loops for this plan:
     `source` ("lstm.cc": prefix "rnnkit_lstm"), or with compute_dtype "bfloat16" the

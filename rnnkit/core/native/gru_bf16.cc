@@ -6,6 +6,8 @@
 // Per step: xw = x_t W and hu = (h rm) U as two tile products (no multiply-by-zero blocks),
 // then z = ract(xw_z + hu_z + b), r = ract(xw_r + hu_r + b), hh = act(xw_h + b_in_h +
 // r * (hu_h + b_rec_h)). Reverse: [dzr | dh~ r] @ U^T as one tile product per step.
+// rnnkit_gru_bf16x3_forward: the same forward for the float32 policy, its operands split into
+// bf16 hi and lo parts (put_split3, amx_common.h: three times the K per product).
 #include "amx_common.h"
 #include "gru_common.h"
 
@@ -14,9 +16,10 @@ namespace {
 
 struct Bf16GruFwd {
   int64_t T, B, D, H, act, ract;
+  int64_t S;  // K segments of the operands: 1 (bf16), or 3 (split float32: [hi | lo | hi])
   const float *xs, *h0, *rm;
   const bool* mask;
-  const BF16 *Wv, *Uv;          // VNNI-packed W (Dp, N3) and U (Hk, N3)
+  const BF16 *Wv, *Uv;          // VNNI-packed W (S Dp, N3) and U (S Hk, N3)
   const float *bzr, *bxh, *buh;  // 2H summed biases of z and r, b_in_h, b_rec_h (or nullptr)
   int64_t Dp, Hk, N3;
   float *hs, *hT, *gates;
@@ -24,25 +27,32 @@ struct Bf16GruFwd {
   void rows(int64_t b0, int64_t b1) const {
     TileScope tiles;
     const int64_t Bt = b1 - b0, Mp = round_up(Bt, kTileRows), G = 4 * H;
-    AlignedVector<BF16> xA(Mp * Dp, 0), hA(Mp * Hk, 0);
+    const int64_t xK = S * Dp, hK = S * Hk;
+    AlignedVector<BF16> xA(Mp * xK, 0), hA(Mp * hK, 0);
     Floats cx(Mp * N3), ch(Mp * N3), h(Bt * H), hm(H);
     auto put_h = [&](int64_t r) {
       const float* src = &h[r * H];
-      if (rm) {
-        const float* m = rm + (b0 + r) * H;
+      const float* m = rm ? rm + (b0 + r) * H : nullptr;
+      if (S == 3) return put_split3(src, m, H, &hA[r * hK], Hk);
+      if (m) {
         for (int64_t j = 0; j < H; ++j) hm[j] = src[j] * m[j];
         src = hm.data();
       }
-      to_bf16(src, &hA[r * Hk], H);
+      to_bf16(src, &hA[r * hK], H);
     };
     std::memcpy(h.data(), h0 + b0 * H, Bt * H * sizeof(float));
     for (int64_t r = 0; r < Bt; ++r) put_h(r);
     const __m512 zero = _mm512_setzero_ps();
     for (int64_t t = 0; t < T; ++t) {
       const int64_t row0 = t * B + b0;
-      for (int64_t r = 0; r < Bt; ++r) to_bf16(xs + (row0 + r) * D, &xA[r * Dp], D);
-      amx_gemm<false>(xA.data(), Dp, Mp, Dp, Wv, N3, cx.data(), N3);
-      amx_gemm<false>(hA.data(), Hk, Mp, Hk, Uv, N3, ch.data(), N3);
+      for (int64_t r = 0; r < Bt; ++r) {
+        if (S == 3)
+          put_split3(xs + (row0 + r) * D, nullptr, D, &xA[r * xK], Dp);
+        else
+          to_bf16(xs + (row0 + r) * D, &xA[r * xK], D);
+      }
+      amx_gemm<false>(xA.data(), xK, Mp, xK, Wv, N3, cx.data(), N3);
+      amx_gemm<false>(hA.data(), hK, Mp, hK, Uv, N3, ch.data(), N3);
       for (int64_t r = 0; r < Bt; ++r) {
         const float *x = &cx[r * N3], *u = &ch[r * N3];
         float* g = gates ? gates + (row0 + r) * G : nullptr;
@@ -77,33 +87,46 @@ struct Bf16GruFwd {
   }
 };
 
-ffi::Error Bf16GruForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask, F32 rm, F32Out hs,
-                          F32Out hT, F32Out gates, int64_t act, int64_t ract,
-                          int64_t reset_after, int64_t threads) {
+// The forward handlers' body; S = 1 (bf16 operands) or 3 (split float32), `name` for errors.
+template <int64_t S>
+ffi::Error gru_amx_forward(const char* name, F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask,
+                           F32 rm, F32Out hs, F32Out hT, F32Out gates, int64_t act,
+                           int64_t ract, int64_t reset_after, int64_t threads) {
+  auto fail = [name](const char* what) {
+    return ffi::Error::InvalidArgument(std::string(name) + ": " + what);
+  };
   if (!amx_permitted())
-    return ffi::Error::Internal("rnnkit_gru_bf16_forward: the OS refused the AMX tile state");
+    return ffi::Error::Internal(std::string(name) + ": the OS refused the AMX tile state");
   auto xd = xs.dimensions();
-  if (xd.size() != 3 || U.dimensions().size() != 2)
-    return ffi::Error::InvalidArgument("rnnkit_gru_bf16_forward: xs must be (T, B, D), U (H, 3H)");
-  if (!reset_after)
-    return ffi::Error::InvalidArgument("rnnkit_gru_bf16_forward: reset_after=True only");
+  if (xd.size() != 3 || U.dimensions().size() != 2) return fail("xs must be (T, B, D), U (H, 3H)");
+  if (!reset_after) return fail("reset_after=True only");
   Bf16GruFwd k;
+  k.S = S;
   k.T = xd[0], k.B = xd[1], k.D = xd[2], k.H = U.dimensions()[0];
   k.act = act, k.ract = ract;
   const int64_t T = k.T, D = k.D, H = k.H, G3 = 3 * H;
   if (W.element_count() != static_cast<size_t>(D * G3) ||
       U.element_count() != static_cast<size_t>(H * G3) ||
       h0.element_count() != static_cast<size_t>(k.B * H))
-    return ffi::Error::InvalidArgument("rnnkit_gru_bf16_forward: W / U / h0 shapes do not match xs");
+    return fail("W / U / h0 shapes do not match xs");
   const size_t nb = has(b) ? b.element_count() : 0;
   if (nb && nb != static_cast<size_t>(2 * G3))
-    return ffi::Error::InvalidArgument("rnnkit_gru_bf16_forward: bias must be (2, 3H)");
+    return fail("bias must be (2, 3H)");
   if (gates->element_count() && gates->element_count() != static_cast<size_t>(T * k.B * 4 * H))
-    return ffi::Error::InvalidArgument("rnnkit_gru_bf16_forward: gates has the wrong shape");
+    return fail("gates has the wrong shape");
   k.Dp = round_up(D, kTileK), k.Hk = round_up(H, kTileK), k.N3 = round_up(G3, kPanel);
-  AlignedVector<BF16> wv(vnni_size(k.Dp, k.N3), 0), uv(vnni_size(k.Hk, k.N3), 0);
-  pack_vnni_rows(W.typed_data(), D, G3, G3, 0, k.Dp, wv.data());
-  pack_vnni_rows(U.typed_data(), H, G3, G3, 0, k.Hk, uv.data());
+  AlignedVector<BF16> wv(vnni_size(S * k.Dp, k.N3), 0), uv(vnni_size(S * k.Hk, k.N3), 0);
+  // segments W (hi), then for S = 3 W (hi) and W (lo), likewise U: see put_split3
+  for (int64_t seg = 0; seg < std::min<int64_t>(S, 2); ++seg) {
+    pack_vnni_rows(W.typed_data(), D, G3, G3, seg * k.Dp, S * k.Dp, wv.data());
+    pack_vnni_rows(U.typed_data(), H, G3, G3, seg * k.Hk, S * k.Hk, uv.data());
+  }
+  if (S == 3) {
+    pack_vnni_rows(split_low(W.typed_data(), D * G3).data(), D, G3, G3, 2 * k.Dp, 3 * k.Dp,
+                   wv.data());
+    pack_vnni_rows(split_low(U.typed_data(), H * G3).data(), H, G3, G3, 2 * k.Hk, 3 * k.Hk,
+                   uv.data());
+  }
   k.Wv = wv.data(), k.Uv = uv.data();
   Floats bias;
   k.bzr = k.bxh = k.buh = nullptr;
@@ -123,6 +146,20 @@ ffi::Error Bf16GruForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask, F32 rm
   k.hT = hT->typed_data();
   for_row_blocks(k.B, threads, [&k](int64_t b0, int64_t b1) { k.rows(b0, b1); });
   return ffi::Error::Success();
+}
+
+ffi::Error Bf16GruForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask, F32 rm, F32Out hs,
+                          F32Out hT, F32Out gates, int64_t act, int64_t ract,
+                          int64_t reset_after, int64_t threads) {
+  return gru_amx_forward<1>("rnnkit_gru_bf16_forward", xs, W, U, b, h0, mask, rm, hs, hT, gates,
+                            act, ract, reset_after, threads);
+}
+
+ffi::Error Bf16x3GruForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask, F32 rm,
+                            F32Out hs, F32Out hT, F32Out gates, int64_t act, int64_t ract,
+                            int64_t reset_after, int64_t threads) {
+  return gru_amx_forward<3>("rnnkit_gru_bf16x3_forward", xs, W, U, b, h0, mask, rm, hs, hT,
+                            gates, act, ract, reset_after, threads);
 }
 
 struct Bf16GruBwd {
@@ -214,5 +251,7 @@ ffi::Error Bf16GruBackward(F32 U, F32 gates, F32 hs, F32 h0, Mask mask, F32 rm, 
 }  // namespace rnnkit
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_gru_bf16_forward, rnnkit::Bf16GruForward, RNNKIT_GRU_FORWARD_BINDING);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_gru_bf16x3_forward, rnnkit::Bf16x3GruForward, RNNKIT_GRU_FORWARD_BINDING);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_gru_bf16_backward, rnnkit::Bf16GruBackward, RNNKIT_GRU_BACKWARD_BINDING);

@@ -6,6 +6,9 @@
 //
 // rnnkit_lstm_bf16_forward: per step z = [x_t | h rm] @ [W; U] (one tile product), then the
 //   gates in float32; optionally saves the gate activations and cell states.
+// rnnkit_lstm_bf16x3_forward: the same loop for the float32 policy: the operands split
+//   into bf16 hi and lo parts (put_split3, amx_common.h), z within ~2^-16 of the float32
+//   product per term, and the float32 loops' activations (rnn_common.h).
 // rnnkit_lstm_bf16_backward: the reverse loop: dz in float32, [dh_{t-1} | dx_t] =
 //   dz @ [U^T | W^T] as one tile product, and dW += x^T dz, dU += (h rm)^T dz every few
 //   steps from the buffered rows (tile products with K = the buffered rows).
@@ -17,22 +20,29 @@ namespace {
 
 struct Bf16LstmFwd {
   int64_t T, B, D, H, act, ract;
+  int64_t S;  // K segments of the operands: 1 (bf16), or 3 (split float32: [hi | lo | hi])
   bool x_bm;
   const float *xs, *h0, *c0, *rm;
   const float* bias;  // gate-interleaved like WU: 64 values per block of 16 units, or nullptr
   const bool* mask;
-  // VNNI-packed [W; U] (Kp, Ng), gates interleaved per block of 16 units
+  // VNNI-packed [W; U] (S Kp, Ng), gates interleaved per block of 16 units
   // (pack_vnni_rows_gated): product columns [64 u, 64 u + 64) are i, f, c, o of units
-  // [16 u, 16 u + 16)
+  // [16 u, 16 u + 16); with S = 3 the segments hold [W; U] in hi, hi and lo parts
   const BF16* WU;
-  int64_t Kp, Ng;
+  int64_t Kp, Ng;  // Kp: one segment's K
   float *hs, *hT, *cT, *gates, *cs;
 
   // The gates of units [16 u, 16 u + 16) of one row from their 64 pre-activations z (the
-  // activations of amx_common.h, fixed at compile time); the new c and h where `step` (else
-  // the old ones stay), and h * rm (m; nullptr for none) in bf16 into `next`, the next
-  // step's recurrent input.
-  template <int64_t ACT, int64_t RACT>
+  // activations of amx_common.h, or with X3 those of rnn_common.h, fixed at compile time);
+  // the new c and h where `step` (else the old ones stay), and h * rm (m; nullptr for none)
+  // in bf16 (X3: split) into `next`, the next step's recurrent input.
+  template <bool X3, int64_t KIND>
+  static __m512 activate(__m512 x) {
+    if constexpr (X3) return v_act(KIND, x);
+    return fast_act<KIND>(x);
+  }
+
+  template <bool X3, int64_t ACT, int64_t RACT>
   void unit_block(const float* z, int64_t u, float* g, bool step, float* c, float* h,
                   BF16* next, const float* m) const {
     const int64_t j = 16 * u;
@@ -41,8 +51,8 @@ struct Bf16LstmFwd {
       const __m512 v = _mm512_loadu_ps(z + 16 * q);
       return bias ? _mm512_add_ps(v, _mm512_loadu_ps(bias + 64 * u + 16 * q)) : v;
     };
-    const __m512 i = fast_act<RACT>(pre(0)), f = fast_act<RACT>(pre(1)),
-                 gg = fast_act<ACT>(pre(2)), o = fast_act<RACT>(pre(3));
+    const __m512 i = activate<X3, RACT>(pre(0)), f = activate<X3, RACT>(pre(1)),
+                 gg = activate<X3, ACT>(pre(2)), o = activate<X3, RACT>(pre(3));
     if (g) {
       store(g + j, mk, i);
       store(g + H + j, mk, f);
@@ -52,35 +62,39 @@ struct Bf16LstmFwd {
     __m512 hn;
     if (step) {
       const __m512 cn = _mm512_fmadd_ps(f, load(c + j, mk), _mm512_mul_ps(i, gg));
-      hn = _mm512_mul_ps(o, fast_act<ACT>(cn));
+      hn = _mm512_mul_ps(o, activate<X3, ACT>(cn));
       store(c + j, mk, cn);
       store(h + j, mk, hn);
     } else {
       hn = load(h + j, mk);
     }
     if (m) hn = _mm512_mul_ps(hn, load(m + j, mk));
-    _mm256_mask_storeu_epi16(next + j, mk, (__m256i)_mm512_cvtneps_pbh(hn));
+    if constexpr (X3)
+      put_split3(hn, mk, next + j, Kp);
+    else
+      _mm256_mask_storeu_epi16(next + j, mk, (__m256i)_mm512_cvtneps_pbh(hn));
   }
 
   // One step: the product of unit block u + 1 (64 columns) runs on the tile unit while the
   // gates of block u are computed on the vector units, a few rows after every K block. The
   // step reads [x_t | h rm] from `cur` and writes the next h rm into `nxt` (two buffers: the
   // products of later blocks still read this step's h).
-  template <int64_t ACT, int64_t RACT>
+  template <bool X3, int64_t ACT, int64_t RACT>
   void step(int64_t t, int64_t b0, int64_t Bt, int64_t Mp, const BF16* cur, BF16* nxt,
             float* zb, float* h, float* c) const {
-    const int64_t row0 = t * B + b0, G = 4 * H, blocks = Ng / 64, KB = Kp / kTileK;
+    const int64_t row0 = t * B + b0, G = 4 * H, blocks = Ng / 64, lda = S * Kp,
+                  KB = lda / kTileK;
     const int64_t iters = (Mp + 31) / 32 * 2 * KB;  // K blocks of one block's product
     auto gate_rows = [&](int64_t u, int64_t from, int64_t to) {
       const float* z = zb + (u % 2) * Mp * 64;
       for (int64_t r = from; r < to; ++r)
-        unit_block<ACT, RACT>(z + r * 64, u, gates ? gates + (row0 + r) * G : nullptr,
-                              !mask || mask[row0 + r], c + r * H, h + r * H, nxt + r * Kp + D,
-                              rm ? rm + (b0 + r) * H : nullptr);
+        unit_block<X3, ACT, RACT>(z + r * 64, u, gates ? gates + (row0 + r) * G : nullptr,
+                                  !mask || mask[row0 + r], c + r * H, h + r * H,
+                                  nxt + r * lda + D, rm ? rm + (b0 + r) * H : nullptr);
     };
     for (int64_t u = 0; u < blocks; ++u) {
       int64_t it = 0, done = 0;
-      amx_gemm<false>(cur, Kp, Mp, Kp, WU + u * 4 * KB * 512, 64, zb + (u % 2) * Mp * 64, 64,
+      amx_gemm<false>(cur, lda, Mp, lda, WU + u * 4 * KB * 512, 64, zb + (u % 2) * Mp * 64, 64,
                       [&] {
                         if (u == 0) return;
                         const int64_t until = ++it * Bt / iters;
@@ -92,24 +106,37 @@ struct Bf16LstmFwd {
     gate_rows(blocks - 1, 0, Bt);
   }
 
-  void rows(int64_t b0, int64_t b1) const {
+  template <bool X3>
+  void run(int64_t b0, int64_t b1) const {
     TileScope tiles;
-    const int64_t Bt = b1 - b0, Mp = round_up(Bt, kTileRows);
-    // two [x_t | h rm] operands in bf16, zero padded: step t reads one, writes the other
-    AlignedVector<BF16> xh(2 * Mp * Kp, 0);
+    const int64_t Bt = b1 - b0, Mp = round_up(Bt, kTileRows), lda = S * Kp;
+    // two [x_t | h rm] operands, zero padded: step t reads one, writes the other
+    AlignedVector<BF16> xh(2 * Mp * lda, 0);
     Floats zb(2 * Mp * 64), h(Bt * H), c(Bt * H);
+    // n floats (times m where not null) into an operand row at `at`: bf16, or split
+    auto put = [&](const float* src, const float* m, int64_t n, BF16* at) {
+      if constexpr (X3)
+        put_split3(src, m, n, at, Kp);
+      else
+        put_column_bf16(src, m, n, at, 1);
+    };
     for (int64_t r = 0; r < Bt; ++r) {
       std::memcpy(&h[r * H], h0 + (b0 + r) * H, H * sizeof(float));
       std::memcpy(&c[r * H], c0 + (b0 + r) * H, H * sizeof(float));
-      put_column_bf16(&h[r * H], rm ? rm + (b0 + r) * H : nullptr, H, &xh[r * Kp + D], 1);
+      put(&h[r * H], rm ? rm + (b0 + r) * H : nullptr, H, &xh[r * lda + D]);
     }
     with_act_kinds(act, ract, [&](auto A, auto R) {
       for (int64_t t = 0; t < T; ++t) {
-        BF16* cur = &xh[(t % 2) * Mp * Kp];
-        BF16* nxt = &xh[((t + 1) % 2) * Mp * Kp];
-        for (int64_t r = 0; r < Bt; ++r)
-          to_bf16(xs + seq_row(x_bm, T, B, t, b0 + r) * D, cur + r * Kp, D);
-        step<A(), R()>(t, b0, Bt, Mp, cur, nxt, zb.data(), h.data(), c.data());
+        BF16* cur = &xh[(t % 2) * Mp * lda];
+        BF16* nxt = &xh[((t + 1) % 2) * Mp * lda];
+        for (int64_t r = 0; r < Bt; ++r) {
+          const float* x = xs + seq_row(x_bm, T, B, t, b0 + r) * D;
+          if constexpr (X3)
+            put_split3(x, nullptr, D, cur + r * lda, Kp);
+          else
+            to_bf16(x, cur + r * lda, D);
+        }
+        step<X3, A(), R()>(t, b0, Bt, Mp, cur, nxt, zb.data(), h.data(), c.data());
         const int64_t row0 = t * B + b0;
         if (hs)  // laid out as xs
           for (int64_t r = 0; r < Bt; ++r)
@@ -120,30 +147,53 @@ struct Bf16LstmFwd {
     std::memcpy(hT + b0 * H, h.data(), Bt * H * sizeof(float));
     std::memcpy(cT + b0 * H, c.data(), Bt * H * sizeof(float));
   }
+
+  void rows(int64_t b0, int64_t b1) const {
+    if (S == 3)
+      run<true>(b0, b1);
+    else
+      run<false>(b0, b1);
+  }
 };
 
-ffi::Error Bf16LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F32 rm,
-                           F32Out hs, F32Out hT, F32Out cT, F32Out gates, F32Out cs,
-                           int64_t act, int64_t ract, int64_t threads, int64_t x_batch_major) {
+// The forward handlers' body; S = 1 (bf16 operands) or 3 (split float32), `name` for errors.
+template <int64_t S>
+ffi::Error lstm_amx_forward(const char* name, F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0,
+                            Mask mask, F32 rm, F32Out hs, F32Out hT, F32Out cT, F32Out gates,
+                            F32Out cs, int64_t act, int64_t ract, int64_t threads,
+                            int64_t x_batch_major) {
+  auto fail = [name](const char* what) {
+    return ffi::Error::InvalidArgument(std::string(name) + ": " + what);
+  };
   if (!amx_permitted())
-    return ffi::Error::Internal("rnnkit_lstm_bf16_forward: the OS refused the AMX tile state");
+    return ffi::Error::Internal(std::string(name) + ": the OS refused the AMX tile state");
   auto xd = xs.dimensions();
   if (xd.size() != 3 || U.dimensions().size() != 2)
-    return ffi::Error::InvalidArgument(
-        "rnnkit_lstm_bf16_forward: xs must be (T, B, D) or (B, T, D), U (H, 4H)");
+    return fail("xs must be (T, B, D) or (B, T, D), U (H, 4H)");
   Bf16LstmFwd k;
+  k.S = S;
   k.x_bm = x_batch_major != 0;
   k.T = xd[k.x_bm ? 1 : 0], k.B = xd[k.x_bm ? 0 : 1], k.D = xd[2], k.H = U.dimensions()[0];
   k.act = act, k.ract = ract;
   const int64_t G = 4 * k.H;
   if (W.element_count() != static_cast<size_t>(k.D * G) ||
       U.element_count() != static_cast<size_t>(k.H * G))
-    return ffi::Error::InvalidArgument("rnnkit_lstm_bf16_forward: W / U shapes do not match xs");
+    return fail("W / U shapes do not match xs");
   k.Kp = round_up(k.D + k.H, kTileK);
   k.Ng = 64 * ((k.H + 15) / 16);
-  AlignedVector<BF16> packed(vnni_size(k.Kp, k.Ng), 0);
-  pack_vnni_rows_gated(W.typed_data(), k.D, k.H, 4, 0, k.Kp, packed.data());
-  pack_vnni_rows_gated(U.typed_data(), k.H, k.H, 4, k.D, k.Kp, packed.data());
+  const int64_t K = S * k.Kp;
+  AlignedVector<BF16> packed(vnni_size(K, k.Ng), 0);
+  // segments [W; U] (hi), then for S = 3 [W; U] (hi) and [W; U] (lo): see put_split3
+  for (int64_t seg = 0; seg < std::min<int64_t>(S, 2); ++seg) {
+    pack_vnni_rows_gated(W.typed_data(), k.D, k.H, 4, seg * k.Kp, K, packed.data());
+    pack_vnni_rows_gated(U.typed_data(), k.H, k.H, 4, seg * k.Kp + k.D, K, packed.data());
+  }
+  if (S == 3) {
+    pack_vnni_rows_gated(split_low(W.typed_data(), k.D * G).data(), k.D, k.H, 4, 2 * k.Kp, K,
+                         packed.data());
+    pack_vnni_rows_gated(split_low(U.typed_data(), k.H * G).data(), k.H, k.H, 4,
+                         2 * k.Kp + k.D, K, packed.data());
+  }
   Floats bias;
   if (has(b)) {  // in the gate-interleaved column order of `packed`
     bias.assign(k.Ng, 0.0f);
@@ -162,6 +212,20 @@ ffi::Error Bf16LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mas
   k.hT = hT->typed_data(), k.cT = cT->typed_data();
   for_row_blocks(k.B, threads, [&k](int64_t b0, int64_t b1) { k.rows(b0, b1); });
   return ffi::Error::Success();
+}
+
+ffi::Error Bf16LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F32 rm,
+                           F32Out hs, F32Out hT, F32Out cT, F32Out gates, F32Out cs,
+                           int64_t act, int64_t ract, int64_t threads, int64_t x_batch_major) {
+  return lstm_amx_forward<1>("rnnkit_lstm_bf16_forward", xs, W, U, b, h0, c0, mask, rm, hs,
+                             hT, cT, gates, cs, act, ract, threads, x_batch_major);
+}
+
+ffi::Error Bf16x3LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F32 rm,
+                             F32Out hs, F32Out hT, F32Out cT, F32Out gates, F32Out cs,
+                             int64_t act, int64_t ract, int64_t threads, int64_t x_batch_major) {
+  return lstm_amx_forward<3>("rnnkit_lstm_bf16x3_forward", xs, W, U, b, h0, c0, mask, rm, hs,
+                             hT, cT, gates, cs, act, ract, threads, x_batch_major);
 }
 
 // The reverse loop updates dW / dU from at least this many buffered rows at once (the K of
@@ -347,5 +411,7 @@ ffi::Error Bf16LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32
 }  // namespace rnnkit
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_bf16_forward, rnnkit::Bf16LstmForward, RNNKIT_LSTM_FORWARD_BINDING);
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_bf16x3_forward, rnnkit::Bf16x3LstmForward, RNNKIT_LSTM_FORWARD_BINDING);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(rnnkit_lstm_bf16_backward, rnnkit::Bf16LstmBackward, RNNKIT_LSTM_BACKWARD_BINDING);
