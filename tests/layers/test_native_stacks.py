@@ -103,7 +103,7 @@ def test_bidirectional_one_call_gradients_match_two_calls(fused_calls):
         return jnp.concatenate([ys_f, jnp.flip(ys_b, 1)], -1), final_f, final_b
 
     args = (pf, pb, x, sf, sb)
-    grads = [jax.grad(lambda *a, run=run: loss(run, *a), argnums=(0, 1, 2, 3, 4))(*args)
+    grads = [jax.jit(jax.grad(lambda *a, run=run: loss(run, *a), argnums=(0, 1, 2, 3, 4)))(*args)
              for run in (one_call, two_calls)]
     assert len(fused_calls) == 1
     for got, want in zip(*(jax.tree_util.tree_leaves(g) for g in grads)):
