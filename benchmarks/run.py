@@ -127,6 +127,13 @@ def _machine_facts() -> dict:
                if k in os.environ}
     facts["thread / XLA environment"] = ", ".join(f"{k}={v}" for k, v in threads.items()) or \
         "defaults (no OMP_NUM_THREADS / MKL_NUM_THREADS / XLA_FLAGS set)"
+    rnnkit_env = {k: v for k, v in os.environ.items() if k.startswith("RNNKIT_")}
+    facts["rnnkit settings"] = (
+        ", ".join(f"{k}={v}" for k, v in sorted(rnnkit_env.items())) or "defaults") + (
+        "; float32 matmul precision \"high\" unless RNNKIT_FLOAT32_MATMUL_PRECISION says "
+        "otherwise: float32 LSTM / GRU forwards with >= 16 batch rows per core and <= 2^21 "
+        "weight elements run their matmuls as three bf16 AMX products (bf16x3, each product within ~1e-5 of exact; "
+        "rnnkit/core/policy.py rule 8)")
     return facts
 
 
