@@ -11,9 +11,9 @@ the float32 matmul precision below.
   default where they apply; off runs the same fused kernels on XLA.
 - `set_stacked_layers(enabled)` / env `RNNKIT_STACKED_LAYERS=0`: consecutive LSTM layers
   of a model run at inference as one native call with one thread per layer, where a batch
-  split would leave cores idle (batches under 8 rows per layer). On by default: 0.64x /
-  0.65x the per-layer time at B1 / B8 on a quiet 2-core machine (benchmarks/PERF_NOTES.md,
-  lever 15); on a heavily oversubscribed machine the per-step hand-off can make it slower.
+  split would leave cores idle (batches under 8 rows per layer). On by default: 0.61x
+  the per-layer time at B1 on a quiet 2-core machine, equal at B8, where the per-layer calls
+  now split their units over the cores (benchmarks/PERF_NOTES.md, levers 15 and 20); on a heavily oversubscribed machine the per-step hand-off can make it slower.
 - `set_cpu_devices(n)` / env `RNNKIT_CPU_DEVICES=n`: split XLA:CPU into `n` devices
   (must run before JAX initialises its backend) so the XLA kernels run each part of the
   batch on its own core (the native loops do this themselves). Opt-in; see
