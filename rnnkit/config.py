@@ -12,8 +12,9 @@ the float32 matmul precision below.
 - `set_stacked_layers(enabled)` / env `RNNKIT_STACKED_LAYERS=0`: consecutive LSTM layers
   of a model run at inference as one native call with one thread per layer, where a batch
   split would leave cores idle (batches under 8 rows per layer). On by default: 0.61x
-  the per-layer time at B1 on a quiet 2-core machine, equal at B8, where the per-layer calls
-  now split their units over the cores (benchmarks/PERF_NOTES.md, levers 15 and 20); on a heavily oversubscribed machine the per-step hand-off can make it slower.
+  the per-layer time at B1 on a quiet 2-core machine, equal at B8, where the per-layer
+  calls now split their units over the cores (benchmarks/PERF_NOTES.md, levers 15 and 20);
+  on a heavily oversubscribed machine the per-step hand-off can make it slower.
 - `set_cpu_devices(n)` / env `RNNKIT_CPU_DEVICES=n`: split XLA:CPU into `n` devices
   (must run before JAX initialises its backend) so the XLA kernels run each part of the
   batch on its own core (the native loops do this themselves). Opt-in; see
@@ -21,8 +22,9 @@ the float32 matmul precision below.
 - `set_float32_matmul_precision("high" | "highest")` / env
   `RNNKIT_FLOAT32_MATMUL_PRECISION`: "high" (default) lets the native LSTM and GRU forward
   loops run their float32 matmuls as three bf16 products on the AMX tile unit (each operand
-  split into bf16 hi + lo parts; "bf16x3"), where the CPU has AMX and each thread gets >= 16
-  batch rows: 0.6x the time of the exact loop at B64 H256. Each product is within about
+  split into bf16 hi + lo parts; "bf16x3"), where the CPU has AMX, each thread gets >= 16
+  batch rows and the weights have <= 2^21 elements (`rnnkit.core.policy` rule 8): 0.6x the
+  time of the exact loop at B64 H256. Each product is within about
   1e-5 of exact (relative): outputs differ from a float64 loop by 1e-6 to 3e-5 in the tests
   (exact float32: 2e-7 to 6e-7); every Keras golden case holds at 1e-5 with it forced on.
   "highest" keeps every float32 matmul exact float32 (torch's default; its "high" allows
@@ -351,7 +353,7 @@ def dtype_policy() -> str:
 def set_float32_matmul_precision(precision: str) -> None:
     """"high" (default): the native LSTM and GRU forward loops may run float32 matmuls as
     three bf16 tile products of the operands' hi / lo split (AMX CPUs, >= 16 batch rows per
-    thread; each product within about 1e-5 of exact, relative; outputs 1e-6 to 3e-5 from a
+    thread, <= 2^21 weight elements; each product within about 1e-5 of exact, relative; outputs 1e-6 to 3e-5 from a
     float64 loop in the tests, exact float32 2e-7 to 6e-7).
     "highest": every float32 matmul in exact float32. Takes effect for calls traced
     afterwards (already compiled functions keep theirs)."""

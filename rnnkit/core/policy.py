@@ -42,15 +42,16 @@ Rules:
    (`CellKernel.native_bf16_source`) where available (engine "native" with that compute
    dtype), else XLA's bf16 dots. LSTM B64 T100 D64 H256: see benchmarks/PERF_NOTES.md lever 9.
 8. Split float32 matmuls ("bf16x3", `Plan.f32_split`): a native float32 forward of a kind
-   with `CellKernel.native_f32_split` (LSTM) runs each step's [x_t | h] @ [W; U] as three
-   bf16 tile products of the operands' hi / lo parts on AMX, when the caller found the
-   loop available ("native_bf16x3": AMX CPU, float32 matmul precision "high") and each
-   thread gets >= F32_SPLIT_MIN_ROWS batch rows (the tiles are 16 rows; fewer rows pad
-   them) and the weights have <= F32_SPLIT_MAX_WEIGHTS elements (split, they take three
-   bf16 copies, 6 bytes an element, streamed from memory every step once past the L2:
-   B32 T30 D64 H1024 (4.5M) 50.4 ms split vs 44.4 exact, B64 T30 H512 (1.2M) 13.3 vs 18.9). One LSTM forward B T100 D64 H256 (2 cores, under load), split vs exact float32:
-   B64 18.4 vs 30.3 ms, B32 12.3 vs 15.8, B24 12.5 vs 11.4, B16 2.4 vs 2.4 (T100 D32
-   H128), B8 5.5 vs 4.1, B1 0.24 vs 0.09. The reverse loop stays exact float32.
+   with `CellKernel.native_f32_split` (LSTM, GRU) runs each step's matmuls as three bf16
+   tile products of the operands' hi / lo parts on AMX, when the caller found the loop
+   available ("native_bf16x3": AMX CPU, float32 matmul precision "high"), each thread gets
+   >= F32_SPLIT_MIN_ROWS batch rows (the tiles are 16 rows; fewer rows pad them) and the
+   weights have <= F32_SPLIT_MAX_WEIGHTS elements (split, they take three bf16 copies, 6
+   bytes an element, streamed from memory every step once past the L2). One LSTM forward
+   T100 D64 H256 (2 cores, under load), split vs exact float32: B64 18.4 vs 30.3 ms, B32
+   12.3 vs 15.8, B24 12.5 vs 11.4, B16 2.4 vs 2.4 (D32 H128), B8 5.5 vs 4.1, B1 0.24 vs
+   0.09 (D8 H64); weights, quiet: B32 T30 D64 H1024 (4.5M elements) 50.4 vs 44.4 ms, B64
+   T30 H512 (1.2M) 13.3 vs 18.9. The reverse loops stay exact float32.
 5. Batch split over CPU devices (opt-in `rnnkit.config.set_cpu_devices`): only when the
    batch divides evenly and each part keeps >= 4 rows (a B1 split cannot help: the
    recurrence is sequential). B64, 1 device -> 2 devices: LSTM train 87 -> 54 ms,
