@@ -214,10 +214,10 @@ inline void pack_vnni_transposed(const float* src, int64_t N, int64_t K, int64_t
 // ---------------------------------------------------------------------------------------
 // The error-compensated split of float32 operands ("bf16x3"; the float32 policy's AMX
 // loops). A float32 value v is hi + lo + r with hi = bf16(v), lo = bf16(v - hi) and |r| <=
-// 2^-17 |v|. An operand row laid out [hi | lo | hi] (three segments `seg` values apart)
+// 2^-18 |v|. An operand row laid out [hi | lo | hi] (three segments `seg` values apart)
 // against packed weights [B_hi; B_hi; B_lo] gives hi B_hi + lo B_hi + hi B_lo in one tile
 // product of three times the K: every term but lo B_lo and the residuals, so each product
-// is within about 2^-16 of exact (relative), summed in float32.
+// is within 3 x 2^-18 (about 1.1e-5) of exact (relative), summed in float32.
 // ---------------------------------------------------------------------------------------
 
 // The low part v - hi, with 0 where v is infinite (inf - inf would make the sum NaN).
@@ -256,6 +256,17 @@ inline Floats split_low(const float* src, int64_t n) {
     _mm512_mask_storeu_ps(&out[j], mk, split_low(v, (__m256i)_mm512_cvtneps_pbh(v)));
   }
   return out;
+}
+
+// Packs the K segments of a weight operand (n floats at src) for S = 1 (bf16: its hi part)
+// or S = 3 (split: hi, hi, lo, `seg` rows apart) by calling pack(values, k0) per segment.
+template <typename Pack>
+inline void pack_split_segments(const float* src, int64_t n, int64_t S, int64_t seg, Pack pack) {
+  pack(src, int64_t{0});
+  if (S == 3) {
+    pack(src, seg);
+    pack(split_low(src, n).data(), 2 * seg);
+  }
 }
 
 // Activations for the bf16 loops, with the kind fixed at compile time. Their error, about

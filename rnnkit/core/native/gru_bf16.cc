@@ -92,14 +92,11 @@ template <int64_t S>
 ffi::Error gru_amx_forward(const char* name, F32 xs, F32 W, F32 U, F32 b, F32 h0, Mask mask,
                            F32 rm, F32Out hs, F32Out hT, F32Out gates, int64_t act,
                            int64_t ract, int64_t reset_after, int64_t threads) {
-  auto fail = [name](const char* what) {
-    return ffi::Error::InvalidArgument(std::string(name) + ": " + what);
-  };
   if (!amx_permitted())
     return ffi::Error::Internal(std::string(name) + ": the OS refused the AMX tile state");
   auto xd = xs.dimensions();
-  if (xd.size() != 3 || U.dimensions().size() != 2) return fail("xs must be (T, B, D), U (H, 3H)");
-  if (!reset_after) return fail("reset_after=True only");
+  if (xd.size() != 3 || U.dimensions().size() != 2) return invalid_argument(name, "xs must be (T, B, D), U (H, 3H)");
+  if (!reset_after) return invalid_argument(name, "reset_after=True only");
   Bf16GruFwd k;
   k.S = S;
   k.T = xd[0], k.B = xd[1], k.D = xd[2], k.H = U.dimensions()[0];
@@ -108,25 +105,20 @@ ffi::Error gru_amx_forward(const char* name, F32 xs, F32 W, F32 U, F32 b, F32 h0
   if (W.element_count() != static_cast<size_t>(D * G3) ||
       U.element_count() != static_cast<size_t>(H * G3) ||
       h0.element_count() != static_cast<size_t>(k.B * H))
-    return fail("W / U / h0 shapes do not match xs");
+    return invalid_argument(name, "W / U / h0 shapes do not match xs");
   const size_t nb = has(b) ? b.element_count() : 0;
   if (nb && nb != static_cast<size_t>(2 * G3))
-    return fail("bias must be (2, 3H)");
+    return invalid_argument(name, "bias must be (2, 3H)");
   if (gates->element_count() && gates->element_count() != static_cast<size_t>(T * k.B * 4 * H))
-    return fail("gates has the wrong shape");
+    return invalid_argument(name, "gates has the wrong shape");
   k.Dp = round_up(D, kTileK), k.Hk = round_up(H, kTileK), k.N3 = round_up(G3, kPanel);
   AlignedVector<BF16> wv(vnni_size(S * k.Dp, k.N3), 0), uv(vnni_size(S * k.Hk, k.N3), 0);
-  // segments W (hi), then for S = 3 W (hi) and W (lo), likewise U: see put_split3
-  for (int64_t seg = 0; seg < std::min<int64_t>(S, 2); ++seg) {
-    pack_vnni_rows(W.typed_data(), D, G3, G3, seg * k.Dp, S * k.Dp, wv.data());
-    pack_vnni_rows(U.typed_data(), H, G3, G3, seg * k.Hk, S * k.Hk, uv.data());
-  }
-  if (S == 3) {
-    pack_vnni_rows(split_low(W.typed_data(), D * G3).data(), D, G3, G3, 2 * k.Dp, 3 * k.Dp,
-                   wv.data());
-    pack_vnni_rows(split_low(U.typed_data(), H * G3).data(), H, G3, G3, 2 * k.Hk, 3 * k.Hk,
-                   uv.data());
-  }
+  pack_split_segments(W.typed_data(), D * G3, S, k.Dp, [&](const float* v, int64_t k0) {
+    pack_vnni_rows(v, D, G3, G3, k0, S * k.Dp, wv.data());
+  });
+  pack_split_segments(U.typed_data(), H * G3, S, k.Hk, [&](const float* v, int64_t k0) {
+    pack_vnni_rows(v, H, G3, G3, k0, S * k.Hk, uv.data());
+  });
   k.Wv = wv.data(), k.Uv = uv.data();
   Floats bias;
   k.bzr = k.bxh = k.buh = nullptr;

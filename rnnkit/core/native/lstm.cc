@@ -30,6 +30,8 @@ struct LstmFwd {
   // of a Bidirectional layer, outputs in time order); mask and gates are indexed by t
   bool rev = false;
 
+  int64_t groups() const { return (H + kUnits - 1) / kUnits; }  // of 16 units (kUnits)
+
   void rows(int64_t b0, int64_t b1) const {
     if (b1 - b0 >= 2) return tiles(b0, b1);
     const int64_t hstride = ldh ? ldh : H;
@@ -97,7 +99,7 @@ struct LstmFwd {
   // then the cell math of every row for those units (see the section comment).
   void tiles(int64_t b0, int64_t b1) const {
     State st = start(b0, b1);
-    steps(b0, b1, 0, (H + kUnits - 1) / kUnits, st, nullptr);
+    steps(b0, b1, 0, groups(), st, nullptr);
     finish(b0, b1, st);
   }
 
@@ -145,10 +147,9 @@ struct LstmFwd {
   // the unit groups (for batches the row split would leave on one core).
   void units_split(int64_t n) const {
     State st = start(0, B);
-    const int64_t groups = (H + kUnits - 1) / kUnits;
     StepBarrier barrier;
     barrier.n = n;
-    for_row_blocks_indexed(groups, n, [&](int64_t q0, int64_t q1, int64_t) {
+    for_row_blocks_indexed(groups(), n, [&](int64_t q0, int64_t q1, int64_t) {
       steps(0, B, q0, q1, st, &barrier);
     });
     finish(0, B, st);
@@ -201,7 +202,7 @@ struct LstmFwd {
 // must be set.
 void pack_forward_weights(F32& W, F32& U, F32& b, LstmFwd& k, int64_t blocks, Floats& packed,
                           Floats& bias) {
-  const int64_t G = 4 * k.H, panels = 2 * ((k.H + kUnits - 1) / kUnits);
+  const int64_t G = 4 * k.H, panels = 2 * k.groups();
   k.Np = round_up(G, kPanel);
   const bool one_row = k.B / blocks < 2, tiles = (k.B + blocks - 1) / blocks >= 2;
   const int64_t plain = one_row ? (k.D + k.H) * k.Np : 0;
@@ -241,13 +242,13 @@ constexpr int64_t kUnitSplitMinWeights = int64_t{1} << 21;
 // Threads over unit groups for LstmForward (1: the row split runs). `threads` < 0 asks for
 // -threads of them (tests); 0 decides from the shape and the cores; > 0 means rows.
 int64_t unit_split_threads(const LstmFwd& k, int64_t threads) {
-  const int64_t groups = (k.H + kUnits - 1) / kUnits;
-  if (threads < 0) return std::max<int64_t>(1, std::min(-threads, groups));
-  if (threads > 0 || k.B < 2 || groups < 4) return 1;
-  const int64_t weights = (k.D + k.H) * 4 * k.H, split = std::min(usable_cpus(), groups / 2);
-  if (weights >= kUnitSplitMinWeights) return std::max<int64_t>(1, split);
-  if (row_block_count(k.B, 0) > 1 || k.B * weights < kUnitSplitMinMacs) return 1;
-  return std::max<int64_t>(1, split);
+  if (k.B < 2) return 1;  // batch 1 runs the GEMV
+  if (threads < 0) return std::max<int64_t>(1, std::min(-threads, k.groups()));
+  if (threads > 0 || k.groups() < 4) return 1;
+  const int64_t weights = (k.D + k.H) * 4 * k.H;
+  const bool large = weights >= kUnitSplitMinWeights;
+  const bool idle_cores = row_block_count(k.B, 0) == 1 && k.B * weights >= kUnitSplitMinMacs;
+  return large || idle_cores ? std::min(usable_cpus(), k.groups() / 2) : 1;
 }
 
 ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F32 rm,
@@ -265,7 +266,7 @@ ffi::Error LstmForward(F32 xs, F32 W, F32 U, F32 b, F32 h0, F32 c0, Mask mask, F
   if (W.element_count() != static_cast<size_t>(k.D * G) ||
       U.element_count() != static_cast<size_t>(k.H * G))
     return ffi::Error::InvalidArgument("rnnkit_lstm_forward: W / U shapes do not match xs");
-  const int64_t by_units = k.B >= 2 ? unit_split_threads(k, threads) : 1;
+  const int64_t by_units = unit_split_threads(k, threads);
   Floats packed, bias;
   pack_forward_weights(W, U, b, k, by_units > 1 ? 1 : row_block_count(k.B, threads), packed,
                        bias);

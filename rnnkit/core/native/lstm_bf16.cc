@@ -7,8 +7,8 @@
 // rnnkit_lstm_bf16_forward: per step z = [x_t | h rm] @ [W; U] (one tile product), then the
 //   gates in float32; optionally saves the gate activations and cell states.
 // rnnkit_lstm_bf16x3_forward: the same loop for the float32 policy: the operands split
-//   into bf16 hi and lo parts (put_split3, amx_common.h), z within ~2^-16 of the float32
-//   product per term, and the float32 loops' activations (rnn_common.h).
+//   into bf16 hi and lo parts (put_split3, amx_common.h), each product within ~1.1e-5 of
+//   the float32 one, and the float32 loops' activations (rnn_common.h).
 // rnnkit_lstm_bf16_backward: the reverse loop: dz in float32, [dh_{t-1} | dx_t] =
 //   dz @ [U^T | W^T] as one tile product, and dW += x^T dz, dU += (h rm)^T dz every few
 //   steps from the buffered rows (tile products with K = the buffered rows).
@@ -162,14 +162,11 @@ ffi::Error lstm_amx_forward(const char* name, F32 xs, F32 W, F32 U, F32 b, F32 h
                             Mask mask, F32 rm, F32Out hs, F32Out hT, F32Out cT, F32Out gates,
                             F32Out cs, int64_t act, int64_t ract, int64_t threads,
                             int64_t x_batch_major) {
-  auto fail = [name](const char* what) {
-    return ffi::Error::InvalidArgument(std::string(name) + ": " + what);
-  };
   if (!amx_permitted())
     return ffi::Error::Internal(std::string(name) + ": the OS refused the AMX tile state");
   auto xd = xs.dimensions();
   if (xd.size() != 3 || U.dimensions().size() != 2)
-    return fail("xs must be (T, B, D) or (B, T, D), U (H, 4H)");
+    return invalid_argument(name, "xs must be (T, B, D) or (B, T, D), U (H, 4H)");
   Bf16LstmFwd k;
   k.S = S;
   k.x_bm = x_batch_major != 0;
@@ -178,22 +175,18 @@ ffi::Error lstm_amx_forward(const char* name, F32 xs, F32 W, F32 U, F32 b, F32 h
   const int64_t G = 4 * k.H;
   if (W.element_count() != static_cast<size_t>(k.D * G) ||
       U.element_count() != static_cast<size_t>(k.H * G))
-    return fail("W / U shapes do not match xs");
+    return invalid_argument(name, "W / U shapes do not match xs");
   k.Kp = round_up(k.D + k.H, kTileK);
   k.Ng = 64 * ((k.H + 15) / 16);
   const int64_t K = S * k.Kp;
   AlignedVector<BF16> packed(vnni_size(K, k.Ng), 0);
-  // segments [W; U] (hi), then for S = 3 [W; U] (hi) and [W; U] (lo): see put_split3
-  for (int64_t seg = 0; seg < std::min<int64_t>(S, 2); ++seg) {
-    pack_vnni_rows_gated(W.typed_data(), k.D, k.H, 4, seg * k.Kp, K, packed.data());
-    pack_vnni_rows_gated(U.typed_data(), k.H, k.H, 4, seg * k.Kp + k.D, K, packed.data());
-  }
-  if (S == 3) {
-    pack_vnni_rows_gated(split_low(W.typed_data(), k.D * G).data(), k.D, k.H, 4, 2 * k.Kp, K,
-                         packed.data());
-    pack_vnni_rows_gated(split_low(U.typed_data(), k.H * G).data(), k.H, k.H, 4,
-                         2 * k.Kp + k.D, K, packed.data());
-  }
+  // each segment holds [W; U]: rows [0, D) W, [D, D + H) U
+  pack_split_segments(W.typed_data(), k.D * G, S, k.Kp, [&](const float* v, int64_t k0) {
+    pack_vnni_rows_gated(v, k.D, k.H, 4, k0, K, packed.data());
+  });
+  pack_split_segments(U.typed_data(), k.H * G, S, k.Kp, [&](const float* v, int64_t k0) {
+    pack_vnni_rows_gated(v, k.H, k.H, 4, k0 + k.D, K, packed.data());
+  });
   Floats bias;
   if (has(b)) {  // in the gate-interleaved column order of `packed`
     bias.assign(k.Ng, 0.0f);

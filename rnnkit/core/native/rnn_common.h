@@ -520,6 +520,12 @@ inline int64_t seq_row(bool batch_major, int64_t T, int64_t B, int64_t t, int64_
 }
 
 inline bool has(const F32& b) { return b.element_count() > 0; }
+
+// "<handler>: <what was wrong>" as an InvalidArgument error, for handler bodies shared by
+// several handler names.
+inline ffi::Error invalid_argument(const char* handler, const char* what) {
+  return ffi::Error::InvalidArgument(std::string(handler) + ": " + what);
+}
 inline bool has_out(F32Out& b) { return b->element_count() > 0; }
 
 // The SimpleRNN backward's operand shapes, checked once for the float32 and the bf16
