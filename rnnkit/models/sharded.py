@@ -33,6 +33,15 @@ class Runner:
     def current(cls):
         return cls(distribution())
 
+    @staticmethod
+    def distributed() -> bool:
+        return distribution() is not None
+
+    @staticmethod
+    def host(tree):
+        """Step outputs as NumPy, without a distribution."""
+        return jax.tree_util.tree_map(np.asarray, tree)
+
     def check(self, n_local, batch_size, where):
         if self.dist is None:
             return
@@ -64,7 +73,7 @@ class Runner:
     def rows(self, tree):
         """Step outputs split over the batch as NumPy: this process's rows."""
         if self.dist is None or not is_multi_process():
-            return jax.tree_util.tree_map(np.asarray, tree)
+            return self.host(tree)
         return jax.tree_util.tree_map(local_rows, tree)
 
     def wrap(self, fn):
