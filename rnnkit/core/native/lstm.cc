@@ -5,12 +5,13 @@
 // rnnkit_lstm_backward: the reverse loop: per step the elementwise gate gradients dz, one
 //   GEMM dz @ [U^T | W^T] for dh_{t-1} and dx_t, and the weight-gradient updates
 //   dW += x_t^T dz, dU += (h_{t-1} rm)^T dz, db += sum dz into per-thread sums (no (T, B, 4H)
-//   gradient array is ever written).
+//   gradient array is ever written); the loop itself is in lstm_bwd.h.
 // rnnkit_lstm_bidirectional: the inference loops of both directions of a Bidirectional
 //   layer in one call (one thread per direction), the backward one writing its outputs in
 //   time order next to the forward ones: hs (B, T, 2H) = [forward | backward].
 // Semantics: rnnkit.core.seq_lstm (mask keeps the previous state, rm multiplies h
 // before h @ U).
+#include "lstm_bwd.h"
 #include "lstm_tiles.h"
 
 namespace rnnkit {
@@ -328,88 +329,6 @@ ffi::Error LstmBidirectional(F32 xs, F32 Wf, F32 Uf, F32 bf, F32 Wb, F32 Ub, F32
   return ffi::Error::Success();
 }
 
-struct LstmBwd {
-  int64_t T, B, D, H, act, ract;
-  bool bm;  // xs, dxs, hs and d_hs are batch-major (B, T, .) instead of time-major
-  const float *xs, *gates, *cs, *c0, *hs, *h0, *rm, *d_hs, *d_hT, *d_cT;
-  const bool* mask;
-  // packed [U^T | W^T]: (4H, NpHD), columns [0, H) -> dh, [H, H + D) -> dx; without dx
-  // (dxs nullptr) U^T alone, NpHD = H rounded up to whole panels
-  const float* UW;
-  int64_t NpHD, Np;
-  float *dxs, *dh0, *dc0, *drm;  // dxs, drm may be nullptr
-  // per block: its share of [dW; dU] (panel-major, D + H rows per panel) and db (Np),
-  // summed after the loop
-  std::vector<Floats>* partial;
-
-  void rows(int64_t b0, int64_t b1, int64_t block) const {
-    const int64_t Bt = b1 - b0, G = 4 * H;
-    // h_{t-1} of row r of this block: hs at step t - 1, or h0
-    auto prev_h = [&](int64_t r, int64_t t) {
-      return t > 0 ? hs + seq_row(bm, T, B, t - 1, b0 + r) * H : h0 + (b0 + r) * H;
-    };
-    // dW and dU are updated every S steps from the S * Bt rows buffered since the last
-    // update (dz of those steps in dz, their [x | h_{t-1} rm] as micro-panels in xh; dzp:
-    // dz packed)
-    const int64_t S = std::min(T, std::max<int64_t>(1, (kUpdateRows + Bt - 1) / Bt)), N = S * Bt;
-    const int64_t M = D + H;
-    Floats dh(Bt * H), dc(Bt * H), out(Bt * NpHD), dz(N * G), dzp(N * Np),
-        xh(round_up(M, kMicroRows) * N, 0.0f), row(M), acc(drm ? Bt * H : 0, 0.0f);
-    int64_t n = 0;  // steps buffered
-    Floats& part = (*partial)[block];
-    part.assign((M + 1) * Np, 0.0f);
-    float *dWU = part.data(), *db = dWU + M * Np;
-    std::memcpy(dh.data(), d_hT + b0 * H, Bt * H * sizeof(float));
-    std::memcpy(dc.data(), d_cT + b0 * H, Bt * H * sizeof(float));
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const int64_t row0 = t * B + b0;
-      float* dzt = &dz[n * Bt * G];
-      for (int64_t r = 0; r < Bt; ++r) {
-        float* dzr = dzt + r * G;
-        float *dhp = &dh[r * H], *dcp = &dc[r * H];
-        if (d_hs) {
-          const float* e = d_hs + seq_row(bm, T, B, t, b0 + r) * H;
-          for (int64_t j = 0; j < H; ++j) dhp[j] += e[j];
-        }
-        if (mask && !mask[row0 + r]) {  // a skipped step passes dh and dc through
-          std::fill(dzr, dzr + G, 0.0f);
-          continue;
-        }
-        const float* c_prev = t > 0 ? cs + (row0 - B + r) * H : c0 + (b0 + r) * H;
-        lstm_dz_row(gates + (row0 + r) * G, cs + (row0 + r) * H, c_prev, dhp, dcp, dzr, H,
-                    act, ract);
-      }
-      // [dh_{t-1} | dx_t] = dz_t @ [U^T | W^T]
-      if (Bt == 1)
-        gemv(dzt, G, UW, NpHD, nullptr, out.data(), t & 1);
-      else
-        gemm(dzt, G, Bt, G, UW, NpHD, nullptr, out.data(), NpHD);
-      // dW += x^T dz, dU += (h_{t-1} rm)^T dz over the buffered steps; db += sum of dz
-      for (int64_t r = 0; r < Bt; ++r)
-        stage_features(xs + seq_row(bm, T, B, t, b0 + r) * D, D, prev_h(r, t),
-                       rm ? rm + (b0 + r) * H : nullptr, H, n * Bt + r, N, row.data(),
-                       xh.data());
-      for (int64_t r = 0; r < Bt; ++r) {
-        const float* dzr = dzt + r * G;
-        for (int64_t j = 0; j < G; ++j) db[j] += dzr[j];
-      }
-      if (++n == S || t == 0) {
-        pack_rows(dz.data(), n * Bt, G, n * Bt, 0, dzp.data());
-        update_weight_grads_pm(xh.data(), N, n * Bt, dzp.data(), Np, M, dWU);
-        n = 0;
-      }
-      for (int64_t r = 0; r < Bt; ++r)
-        lstm_scatter_row(&out[r * NpHD], H, D, !mask || mask[row0 + r],
-                         dxs ? dxs + seq_row(bm, T, B, t, b0 + r) * D : nullptr, &dh[r * H],
-                         rm ? rm + (b0 + r) * H : nullptr, prev_h(r, t),
-                         rm ? &acc[r * H] : nullptr);
-    }
-    std::memcpy(dh0 + b0 * H, dh.data(), Bt * H * sizeof(float));
-    std::memcpy(dc0 + b0 * H, dc.data(), Bt * H * sizeof(float));
-    if (drm) std::memcpy(drm + b0 * H, acc.data(), Bt * H * sizeof(float));
-  }
-};
-
 ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs, F32 h0,
                         Mask mask, F32 rm, F32 d_hs, F32 d_hT, F32 d_cT, F32Out dxs,
                         F32Out dW, F32Out dU, F32Out db, F32Out dh0, F32Out dc0, F32Out drm,
@@ -449,11 +368,15 @@ ffi::Error LstmBackward(F32 xs, F32 W, F32 U, F32 gates, F32 cs, F32 c0, F32 hs,
   k.drm = drm->element_count() ? drm->typed_data() : nullptr;
   if (k.rm && !k.drm)
     return ffi::Error::InvalidArgument("rnnkit_lstm_backward: rm needs a drm output");
-  const int64_t blocks = row_block_count(k.B, threads);
+  const int64_t by_units = bwd_unit_threads(k, threads);
+  const int64_t blocks = by_units > 1 ? 1 : row_block_count(k.B, threads);
   std::vector<Floats> partial(blocks);
   k.partial = &partial;
-  for_row_blocks_indexed(k.B, blocks,
-                         [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });
+  if (by_units > 1)
+    k.units(by_units);
+  else
+    for_row_blocks_indexed(k.B, blocks,
+                           [&k](int64_t b0, int64_t b1, int64_t i) { k.rows(b0, b1, i); });
   sum_weight_grads_pm(partial, k.D, k.H, G, k.Np, dW->typed_data(), dU->typed_data(),
                    has_out(db) ? db->typed_data() : nullptr);
   return ffi::Error::Success();

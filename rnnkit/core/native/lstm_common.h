@@ -62,10 +62,12 @@ inline void lstm_cell_row(const float* z, const float* bias, int64_t H, int64_t 
 }
 
 // One row of a reverse step: the gate-pre-activation gradients dz (4H) from the saved
-// gates g, c_t and c_{t-1}, dh (d_h) and dc (d_c, updated in place to dc_{t-1} through f).
+// gates g, c_t and c_{t-1}, dh (d_h) and dc (d_c, updated in place to dc_{t-1} through f),
+// for the units [j0, j1) (default all; j0 and j1 < H multiples of 16).
 inline void lstm_dz_row(const float* g, const float* c_t, const float* c_prev, const float* d_h,
-                        float* d_c, float* dz, int64_t H, int64_t act, int64_t ract) {
-  for (int64_t j = 0; j < H; j += 16) {
+                        float* d_c, float* dz, int64_t H, int64_t act, int64_t ract,
+                        int64_t j0 = 0, int64_t j1 = -1) {
+  for (int64_t j = j0; j < (j1 < 0 ? H : j1); j += 16) {
     const __mmask16 m = tail_mask(j, H);
     const __m512 i = load(g + j, m), f = load(g + H + j, m), gg = load(g + 2 * H + j, m),
                  o = load(g + 3 * H + j, m);
@@ -85,13 +87,16 @@ inline void lstm_dz_row(const float* g, const float* c_t, const float* c_prev, c
 // After a reverse step's product out = dz @ [U^T | W^T] (one row: H values of dh_{t-1}, then
 // D of dx_t): writes dx_t (dx: nullptr when not wanted), and where the step was not masked
 // dh_{t-1} = out_h * rm, with drm += h_{t-1} * out_h accumulated into acc (m, acc: nullptr
-// without recurrent dropout).
+// without recurrent dropout); only the columns [c0, c1) of out (default all).
 inline void lstm_scatter_row(const float* out, int64_t H, int64_t D, bool step, float* dx,
-                             float* dh, const float* m, const float* h_prev, float* acc) {
-  if (dx) std::memcpy(dx, out + H, D * sizeof(float));
-  if (!step) return;
-  if (!m) return (void)std::memcpy(dh, out, H * sizeof(float));
-  for (int64_t j = 0; j < H; ++j) {
+                             float* dh, const float* m, const float* h_prev, float* acc,
+                             int64_t c0 = 0, int64_t c1 = -1) {
+  if (c1 < 0) c1 = H + D;
+  const int64_t x0 = std::max(c0, H), x1 = std::min(c1, H + D), h1 = std::min(c1, H);
+  if (dx && x1 > x0) std::memcpy(dx + x0 - H, out + x0, (x1 - x0) * sizeof(float));
+  if (!step || c0 >= h1) return;
+  if (!m) return (void)std::memcpy(dh + c0, out + c0, (h1 - c0) * sizeof(float));
+  for (int64_t j = c0; j < h1; ++j) {
     dh[j] = out[j] * m[j];
     acc[j] += h_prev[j] * out[j];
   }

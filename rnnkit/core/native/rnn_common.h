@@ -463,6 +463,15 @@ inline void stage_features(const float* x, int64_t D, const float* h, const floa
                 std::min(kMicroRows, M - m) * sizeof(float));
 }
 
+// Writes the features [m0, m1) of buffered row k into the micro-panels xh, as
+// stage_features does: v[m - m0], times rm[m - m0] where rm is given.
+inline void stage_feature_range(const float* v, const float* rm, int64_t m0, int64_t m1,
+                                int64_t k, int64_t cap, float* xh) {
+  for (int64_t m = m0; m < m1; ++m)
+    xh[(m / kMicroRows * cap + k) * kMicroRows + m % kMicroRows] =
+        rm ? v[m - m0] * rm[m - m0] : v[m - m0];
+}
+
 // dWU (panel-major, M rows per panel) += A^T dz over K rows: xh the micro-panels of A (row
 // capacity cap), dzp dz packed as (K, Np) panels. The feature blocks go in chunks whose A
 // part (chunk * 12 * K floats) stays in L1 next to one dz panel while the panels stream by.
