@@ -40,6 +40,11 @@ CASES = [
     ("lstm", 29, 9, 7, 37, "tanh", "sigmoid", True, True, True, True, True, False, True, False),
     ("lstm", 16, 5, 16, 32, "sigmoid", "tanh", True, False, False, True, True, True, False,
      False),
+    # batch 1 reads W and U in place (gemv_rows.h): 280 gate columns, a block of 256 and a
+    # masked tail, no bias; at T > 8 with weights over 2^19 floats it packs them instead
+    ("lstm", 1, 6, 5, 70, "tanh", "sigmoid", False, True, True, True, True, False, True, False),
+    ("lstm", 1, 9, 8, 360, "tanh", "sigmoid", True, False, False, True, False, False, True,
+     False),
     # the tiled LSTM forward (>= 2 rows per thread, gates interleaved per 16 units): T = 1 with
     # 5 rows, which at threads=3 mixes a one-row (GEMV) block with two tiled ones; 25 rows
     # (row tiles of 6 to 12, odd heights), 2.5 groups of 16 units, go_backwards

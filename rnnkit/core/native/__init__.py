@@ -41,8 +41,8 @@ from pathlib import Path
 
 _LOG = logging.getLogger("rnnkit.native")
 _HERE = Path(__file__).resolve().parent
-COMMON = ("rnn_common.h", "lstm_common.h", "lstm_tiles.h", "lstm_bwd.h", "gru_common.h",
-          "amx_common.h")
+COMMON = ("rnn_common.h", "gemv_rows.h", "lstm_common.h", "lstm_tiles.h", "lstm_bwd.h",
+          "gru_common.h", "amx_common.h")
 _FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno",
           "-Wno-attributes", "-Wno-return-type")
 _HANDLER = re.compile(r"XLA_FFI_DEFINE_HANDLER_SYMBOL\(\s*(\w+)\s*,")

@@ -11,6 +11,7 @@
 //   time order next to the forward ones: hs (B, T, 2H) = [forward | backward].
 // Semantics: rnnkit.core.seq_lstm (mask keeps the previous state, rm multiplies h
 // before h @ U).
+#include "gemv_rows.h"
 #include "lstm_bwd.h"
 #include "lstm_tiles.h"
 
@@ -23,6 +24,7 @@ struct LstmFwd {
   const float *xs, *h0, *c0, *rm, *bias;  // bias: padded to Np, or nullptr
   const bool* mask;
   const float* WU;  // packed (D + H, Np), for 1-row blocks
+  const float *W = nullptr, *U = nullptr;  // row-major, read in place by 1-row blocks instead
   const float *WUi = nullptr, *biasi = nullptr;  // interleaved (pack_interleaved), >= 2 rows
   int64_t Np;
   float *hs, *hT, *cT, *gates, *cs;  // hs / gates / cs may be nullptr
@@ -54,7 +56,10 @@ struct LstmFwd {
       for (int64_t r = 0; r < Bt; ++r)
         std::memcpy(&xh[r * K], xs + seq_row(bm, T, B, tx, b0 + r) * D, D * sizeof(float));
       // batch 1: the GEMV keeps more FMA chains in flight than a 1-row tile
-      gemv(xh.data(), K, WU, Np, bias, z.data(), t & 1);
+      if (W)
+        gemv_rows(xh.data(), D, W, xh.data() + D, H, U, G, G, bias, z.data(), t & 1);
+      else
+        gemv(xh.data(), K, WU, Np, bias, z.data(), t & 1);
       for (int64_t r = 0; r < Bt; ++r) {
         // one pass over the row: gate activations, the new c and h, and the next step's
         // recurrent input, without writing the gates out unless they are saved
@@ -198,7 +203,8 @@ struct LstmFwd {
 };
 
 // Packs [[W], [U]] into k.WU (panels of `packed`) and the bias padded to k.Np into k.bias
-// (nullptr without one) for 1-row blocks, and interleaved into k.WUi / k.biasi for blocks
+// (nullptr without one) for 1-row blocks, or points k.W, k.U and k.bias at the arguments
+// themselves where those blocks read them in place (use_rowmajor_gemv), and interleaved into k.WUi / k.biasi for blocks
 // of >= 2 rows (whichever of the two the row blocks of `threads` need); k.B, k.D and k.H
 // must be set.
 void pack_forward_weights(F32& W, F32& U, F32& b, LstmFwd& k, int64_t blocks, Floats& packed,
@@ -206,13 +212,17 @@ void pack_forward_weights(F32& W, F32& U, F32& b, LstmFwd& k, int64_t blocks, Fl
   const int64_t G = 4 * k.H, panels = 2 * k.groups();
   k.Np = round_up(G, kPanel);
   const bool one_row = k.B / blocks < 2, tiles = (k.B + blocks - 1) / blocks >= 2;
-  const int64_t plain = one_row ? (k.D + k.H) * k.Np : 0;
+  const bool in_place = one_row && use_rowmajor_gemv(k.T, k.D, k.H, G);
+  const int64_t plain = one_row && !in_place ? (k.D + k.H) * k.Np : 0;
   const int64_t inter = tiles ? panels * (k.D + k.H) * kPanel : 0;
   const bool hb = has(b);
   packed.assign(plain + inter, 0.0f);
-  bias.assign(hb ? (one_row ? k.Np : 0) + (tiles ? panels * kPanel : 0) : 0, 0.0f);
+  bias.assign(hb ? (plain ? k.Np : 0) + (tiles ? panels * kPanel : 0) : 0, 0.0f);
   k.WU = k.bias = k.WUi = k.biasi = nullptr;
-  if (one_row) {
+  if (in_place) {  // 1-row blocks read W and U where they are (gemv_rows.h)
+    k.W = W.typed_data(), k.U = U.typed_data();
+    k.bias = hb ? b.typed_data() : nullptr;
+  } else if (plain) {
     pack_rows(W.typed_data(), k.D, G, k.D + k.H, 0, packed.data());
     pack_rows(U.typed_data(), k.H, G, k.D + k.H, k.D, packed.data());
     if (hb) std::memcpy(bias.data(), b.typed_data(), G * sizeof(float));
@@ -220,7 +230,7 @@ void pack_forward_weights(F32& W, F32& U, F32& b, LstmFwd& k, int64_t blocks, Fl
     k.bias = hb ? bias.data() : nullptr;
   }
   if (tiles) {
-    float* bi = hb ? bias.data() + (one_row ? k.Np : 0) : nullptr;
+    float* bi = hb ? bias.data() + (plain ? k.Np : 0) : nullptr;
     pack_interleaved(W.typed_data(), U.typed_data(), hb ? b.typed_data() : nullptr, k.D, k.H,
                      packed.data() + plain, bi);
     k.WUi = packed.data() + plain;
