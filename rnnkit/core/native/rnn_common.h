@@ -3,7 +3,10 @@
 //
 // Layout conventions: every sequence array is time-major and row-major, (T, B, X);
 // a thread owns a contiguous block of batch rows [b0, b1) for the whole time loop, so
-// the recurrences need no synchronisation between threads.
+// the recurrences need no synchronisation between threads. Exception: a batch too small
+// for one block per core may be split by units instead (the LSTM loops: lstm.cc
+// `LstmFwd::units_split`, lstm_bwd.h `LstmBwd::units`), its threads meeting at a
+// StepBarrier after every step.
 #pragma once
 
 #if !defined(__AVX512F__)
