@@ -26,6 +26,9 @@ CASES = [
     (8, 12, 64, 256, False, False, True, False, True),  # the default rule's shape, no dx
     (8, 10, 16, 72, True, True, False, True, False),  # 9 steps per update: two updates
     (2, 40, 8, 100, True, True, True, True, True),  # 32 steps per update, a partial one
+    (15, 4, 16, 40, True, True, True, True, False),  # two row tiles (8 + 7 rows)
+    # weights of 2^21 floats and more split by units at any batch (the default rule)
+    (16, 2, 8, 724, False, False, True, True, True),
 ]
 
 
