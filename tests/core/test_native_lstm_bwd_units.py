@@ -18,6 +18,8 @@ import pytest
 from rnnkit.core import engines, native
 from rnnkit.core.native import ffi
 
+from native_lstm_inputs import lstm_inputs, rand
+
 CASES = [
     # B, T, D, H, mask, rm, d_hs, dx, batch_major
     (2, 7, 24, 40, True, True, True, True, True),  # H not a multiple of 16; 2 panels
@@ -32,29 +34,20 @@ CASES = [
 ]
 
 
-def _rand(rng, *shape):
-    return jnp.asarray(rng.normal(size=shape).astype(np.float32))
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "B{}-T{}-D{}-H{}".format(*c[:4]))
 def test_unit_split_backward_is_bit_identical_to_one_block(case):
     if not engines.native_available("lstm"):
         pytest.skip(f"native lstm loops unavailable: {native.status()}")
     B, T, D, H, use_mask, use_rm, use_dhs, want_dx, bm = case
     rng = np.random.default_rng(B * T + H)
-    xs = _rand(rng, B, T, D) if bm else _rand(rng, T, B, D)
-    W, U, b = _rand(rng, D, 4 * H) * 0.3, _rand(rng, H, 4 * H) / np.sqrt(H), \
-        _rand(rng, 4 * H) * 0.3
-    h0, c0 = _rand(rng, B, H) * 0.5, _rand(rng, B, H) * 0.5
-    mask = jnp.asarray(rng.random((T, B)) > 0.3) if use_mask else jnp.zeros((0,), jnp.bool_)
-    rm = jnp.asarray((rng.random((B, H)) > 0.3) / 0.7, jnp.float32) if use_rm else \
-        jnp.zeros((0,), jnp.float32)
+    xs, W, U, b, h0, c0, mask, rm = lstm_inputs(rng, B, T, D, H, batch_major=bm, mask=use_mask,
+                                                rm=use_rm)
     seq = (B, T, H) if bm else (T, B, H)
     hs, _, _, gates, cs = ffi.call(
         "lstm.cc", "rnnkit_lstm_forward", [seq, (B, H), (B, H), (T, B, 4 * H), (T, B, H)],
         xs, W, U, b, h0, c0, mask, rm, act=1, ract=2, threads=1, batch_major=int(bm))
-    d_hs = _rand(rng, *seq) if use_dhs else jnp.zeros((0,), jnp.float32)
-    d_hT, d_cT = _rand(rng, B, H), _rand(rng, B, H)
+    d_hs = rand(rng, *seq) if use_dhs else jnp.zeros((0,), jnp.float32)
+    d_hT, d_cT = rand(rng, B, H), rand(rng, B, H)
     shapes = [xs.shape if want_dx else (0,), (D, 4 * H), (H, 4 * H), (4 * H,), (B, H), (B, H),
               (B, H) if use_rm else (0,)]
     names = ("dxs", "dW", "dU", "db", "dh0", "dc0", "drm")
@@ -81,16 +74,16 @@ def test_unit_split_backward_matches_the_row_split_to_rounding():
         pytest.skip(f"native lstm loops unavailable: {native.status()}")
     B, T, D, H = 6, 5, 12, 40
     rng = np.random.default_rng(7)
-    xs, W, U, b = _rand(rng, B, T, D), _rand(rng, D, 4 * H) * 0.3, _rand(rng, H, 4 * H) * 0.2, \
-        _rand(rng, 4 * H) * 0.3
-    h0, c0 = _rand(rng, B, H), _rand(rng, B, H)
+    xs, W, U, b = rand(rng, B, T, D), rand(rng, D, 4 * H) * 0.3, rand(rng, H, 4 * H) * 0.2, \
+        rand(rng, 4 * H) * 0.3
+    h0, c0 = rand(rng, B, H), rand(rng, B, H)
     none = jnp.zeros((0,), jnp.float32)
     hs, _, _, gates, cs = ffi.call(
         "lstm.cc", "rnnkit_lstm_forward", [(B, T, H), (B, H), (B, H), (T, B, 4 * H),
                                            (T, B, H)],
         xs, W, U, b, h0, c0, jnp.zeros((0,), jnp.bool_), none, act=1, ract=2, threads=1,
         batch_major=1)
-    d_hs, d_hT, d_cT = _rand(rng, B, T, H), _rand(rng, B, H), _rand(rng, B, H)
+    d_hs, d_hT, d_cT = rand(rng, B, T, H), rand(rng, B, H), rand(rng, B, H)
 
     def run(threads):
         return ffi.call("lstm.cc", "rnnkit_lstm_backward",

@@ -18,6 +18,8 @@ import pytest
 from rnnkit.core import engines, native
 from rnnkit.core.native import ffi
 
+from native_lstm_inputs import lstm_inputs
+
 CASES = [
     # B, T, D, H, mask, rm, init, saves, batch_major
     (5, 7, 3, 40, True, True, True, True, True),  # 3 groups, the last one partial
@@ -34,13 +36,8 @@ def test_unit_split_is_bit_identical_to_one_thread(case):
         pytest.skip(f"native lstm loops unavailable: {native.status()}")
     B, T, D, H, use_mask, use_rm, init, saves, bm = case
     rng = np.random.default_rng(B * T + H)
-    f32 = lambda *s: jnp.asarray(rng.normal(size=s).astype(np.float32))  # noqa: E731
-    xs = f32(B, T, D) if bm else f32(T, B, D)
-    W, U, b = f32(D, 4 * H) * 0.3, f32(H, 4 * H) / np.sqrt(H), f32(4 * H) * 0.3
-    h0, c0 = (f32(B, H) * 0.5, f32(B, H) * 0.5) if init else (jnp.zeros((B, H)),) * 2
-    mask = jnp.asarray(rng.random((T, B)) > 0.3) if use_mask else jnp.zeros((0,), jnp.bool_)
-    rm = jnp.asarray((rng.random((B, H)) > 0.3) / 0.7, jnp.float32) if use_rm else \
-        jnp.zeros((0,), jnp.float32)
+    xs, W, U, b, h0, c0, mask, rm = lstm_inputs(rng, B, T, D, H, batch_major=bm, mask=use_mask,
+                                                rm=use_rm, init=init)
     seq = (B, T, H) if bm else (T, B, H)
     shapes = [seq, (B, H), (B, H), (T, B, 4 * H) if saves else (0,), (T, B, H) if saves else (0,)]
 
