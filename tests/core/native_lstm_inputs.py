@@ -5,6 +5,20 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
+
+from rnnkit.core import engines, native
+
+
+def require_native_lstm():
+    """Skips the calling test where the native LSTM loops cannot run on this machine."""
+    if not engines.native_available("lstm"):
+        pytest.skip(f"native lstm loops unavailable: {native.status()}")
+
+
+def case_id(case):
+    """A test id from a case tuple that starts with B, T, D, H."""
+    return "B{}-T{}-D{}-H{}".format(*case[:4])
 
 
 def rand(rng, *shape):

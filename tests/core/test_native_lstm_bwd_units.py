@@ -15,10 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnnkit.core import engines, native
 from rnnkit.core.native import ffi
 
-from native_lstm_inputs import lstm_inputs, rand
+from native_lstm_inputs import case_id, lstm_inputs, rand, require_native_lstm
 
 CASES = [
     # B, T, D, H, mask, rm, d_hs, dx, batch_major
@@ -34,10 +33,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: "B{}-T{}-D{}-H{}".format(*c[:4]))
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_unit_split_backward_is_bit_identical_to_one_block(case):
-    if not engines.native_available("lstm"):
-        pytest.skip(f"native lstm loops unavailable: {native.status()}")
+    require_native_lstm()
     B, T, D, H, use_mask, use_rm, use_dhs, want_dx, bm = case
     rng = np.random.default_rng(B * T + H)
     xs, W, U, b, h0, c0, mask, rm = lstm_inputs(rng, B, T, D, H, batch_major=bm, mask=use_mask,
@@ -70,8 +68,7 @@ def test_unit_split_backward_is_bit_identical_to_one_block(case):
 def test_unit_split_backward_matches_the_row_split_to_rounding():
     """Against two row blocks (per-block weight-gradient sums added afterwards: a different
     summation order, so equal to float32 rounding only)."""
-    if not engines.native_available("lstm"):
-        pytest.skip(f"native lstm loops unavailable: {native.status()}")
+    require_native_lstm()
     B, T, D, H = 6, 5, 12, 40
     rng = np.random.default_rng(7)
     xs, W, U, b = rand(rng, B, T, D), rand(rng, D, 4 * H) * 0.3, rand(rng, H, 4 * H) * 0.2, \

@@ -11,14 +11,12 @@ any batch where the weights have >= 2^21 elements, given the cores).
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnnkit.core import engines, native
 from rnnkit.core.native import ffi
 
-from native_lstm_inputs import lstm_inputs
+from native_lstm_inputs import case_id, lstm_inputs, require_native_lstm
 
 CASES = [
     # B, T, D, H, mask, rm, init, saves, batch_major
@@ -30,10 +28,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: "B{}-T{}-D{}-H{}".format(*c[:4]))
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_unit_split_is_bit_identical_to_one_thread(case):
-    if not engines.native_available("lstm"):
-        pytest.skip(f"native lstm loops unavailable: {native.status()}")
+    require_native_lstm()
     B, T, D, H, use_mask, use_rm, init, saves, bm = case
     rng = np.random.default_rng(B * T + H)
     xs, W, U, b, h0, c0, mask, rm = lstm_inputs(rng, B, T, D, H, batch_major=bm, mask=use_mask,
