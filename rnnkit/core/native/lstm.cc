@@ -204,9 +204,9 @@ struct LstmFwd {
 
 // Packs [[W], [U]] into k.WU (panels of `packed`) and the bias padded to k.Np into k.bias
 // (nullptr without one) for 1-row blocks, or points k.W, k.U and k.bias at the arguments
-// themselves where those blocks read them in place (use_rowmajor_gemv), and interleaved into k.WUi / k.biasi for blocks
-// of >= 2 rows (whichever of the two the row blocks of `threads` need); k.B, k.D and k.H
-// must be set.
+// themselves where those blocks read them in place (use_rowmajor_gemv); and interleaved
+// into k.WUi / k.biasi for blocks of >= 2 rows (whichever of the two the row blocks of
+// `threads` need); k.B, k.T, k.D and k.H must be set.
 void pack_forward_weights(F32& W, F32& U, F32& b, LstmFwd& k, int64_t blocks, Floats& packed,
                           Floats& bias) {
   const int64_t G = 4 * k.H, panels = 2 * k.groups();
