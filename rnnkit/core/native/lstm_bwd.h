@@ -2,8 +2,8 @@
 // the cores:
 // - `rows`: a block of batch rows per thread for the whole loop, each with its own share of
 //   the weight gradients, summed afterwards (no synchronisation);
-// - `units`: a batch the row split leaves on one thread (B < 16 on two cores) runs on n
-//   threads that share its state. Per step, thread i computes dz for its units (the dh
+// - `units`: a batch the row split leaves on one thread (B < 16 on two cores), or any batch
+//   with weights of >= 2^21 floats, runs as one block on n threads that share its state. Per step, thread i computes dz for its units (the dh
 //   columns of its panels of the product), then, after a barrier (all of dz_t written), its
 //   panels of [dh_{t-1} | dx_t] = dz_t @ [U^T | W^T], its panels of the 4H columns of db,
 //   and on update steps of dW and dU. The units a thread reads dh of in the next step are
