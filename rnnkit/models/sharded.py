@@ -39,7 +39,9 @@ class Runner:
 
     @staticmethod
     def host(tree):
-        """Step outputs as NumPy, without a distribution."""
+        """Step outputs as NumPy, without a distribution (one array without a tree walk)."""
+        if isinstance(tree, jax.Array):
+            return np.asarray(tree)
         return jax.tree_util.tree_map(np.asarray, tree)
 
     def check(self, n_local, batch_size, where):

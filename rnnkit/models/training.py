@@ -391,7 +391,7 @@ class Trainer:
             return self._predict_on_batch_checked(x, key)
         y_pred, new_values = step([v._value for v in self.variables], x, None, None)
         self._store_state(new_values)
-        return np.asarray(y_pred) if isinstance(y_pred, jax.Array) else Runner.host(y_pred)
+        return Runner.host(y_pred)
 
     def _predict_on_batch_checked(self, x, key):
         x, _, _ = check_fit_data(x, None, None, "predict_on_batch")
